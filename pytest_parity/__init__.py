@@ -1,0 +1,7 @@
+"""pytest-parity: CI-gated invariant proofs for pytest."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
