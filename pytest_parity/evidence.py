@@ -1,0 +1,243 @@
+"""The evidence model: per-test reports -> per-test outcomes -> per-invariant status -> gate.
+
+Pure: nothing here imports pytest. The plugin feeds :class:`OutcomeTracker` with the
+``(nodeid, when, outcome)`` of every report it sees; the CLI feeds :func:`evaluate` with the
+records read back from evidence reports. Both then call :func:`decide_gate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from .model import (
+    OUTCOME_RANK,
+    STATUSES,
+    Evidence,
+    FlakyPolicy,
+    GateResult,
+    InvariantResult,
+    Outcome,
+    Registry,
+    Status,
+    TestRecord,
+)
+
+# Bits of the per-test state folded from its reports.
+_SETUP = 1
+_CALL = 2
+_TEARDOWN = 4
+_ALL_PHASES = _SETUP | _CALL | _TEARDOWN
+_FAILED = 8
+_SKIPPED = 16
+_RERUN = 32
+_PHASE_BIT = {"setup": _SETUP, "call": _CALL, "teardown": _TEARDOWN}
+
+#: how many test names a one-line reason lists before "and N more"
+_REASON_NAMES = 5
+
+
+class OutcomeTracker:
+    """Folds the setup/call/teardown reports of each test into one :data:`Outcome`.
+
+    Rules (contract section 3): any failed report (any phase, a failed subtest, a strict
+    xpass, a crashed worker) fails the test; otherwise any skipped report (skip, xfail, a
+    skipped subtest) or a non-strict xpass makes it skipped; it passed only when setup, call
+    and teardown each reported ``passed``. A ``rerun`` report (pytest-rerunfailures) starts
+    the test afresh and marks it: if the last attempt passed, the test is ``flaky``.
+
+    Reports from different xdist workers (``--dist each``) are folded separately and
+    combined at the end, so one worker's rerun never hides another worker's failure.
+    """
+
+    __slots__ = ("_by_worker",)
+
+    def __init__(self) -> None:
+        self._by_worker: dict[str, dict[str, int]] = {}
+
+    def add(
+        self, nodeid: str, when: str, outcome: str, wasxfail: bool = False, worker: str = ""
+    ) -> None:
+        states = self._by_worker.get(worker)
+        if states is None:
+            states = self._by_worker[worker] = {}
+        state = states.get(nodeid, 0)
+        if outcome == "passed":
+            # a non-strict xpass reports "passed" with wasxfail: it never proves
+            state |= _SKIPPED if wasxfail else _PHASE_BIT.get(when, 0)
+        elif outcome == "failed":
+            state |= _FAILED
+        elif outcome == "skipped":
+            state |= _SKIPPED
+        elif outcome == "rerun":
+            state = _RERUN
+        else:  # an outcome we do not know cannot prove anything
+            state |= _FAILED
+        states[nodeid] = state
+
+    def outcome(self, nodeid: str) -> Outcome:
+        """The outcome of one test; ``not-run`` if no report of it was seen."""
+        result: Outcome = "not-run"
+        for states in self._by_worker.values():
+            state = states.get(nodeid)
+            if state is None:
+                continue
+            if state & _FAILED:
+                return "failed"
+            one: Outcome
+            if state & _SKIPPED:
+                one = "skipped"
+            elif state & _ALL_PHASES == _ALL_PHASES:
+                one = "flaky" if state & _RERUN else "passed"
+            else:
+                one = "not-run"
+            if OUTCOME_RANK[one] > OUTCOME_RANK[result]:
+                result = one
+        return result
+
+    def __contains__(self, nodeid: object) -> bool:
+        return any(nodeid in states for states in self._by_worker.values())
+
+
+def _names(records: Iterable[TestRecord], limit: int = _REASON_NAMES) -> str:
+    items = list(records)
+    shown = ", ".join(r.nodeid for r in items[:limit])
+    if len(items) > limit:
+        shown += f" and {len(items) - limit} more"
+    return shown
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _judge(
+    registry: Registry,
+    inv_id: str,
+    tests: list[TestRecord],
+    flaky: FlakyPolicy,
+    today: dt.date,
+) -> InvariantResult:
+    inv = registry.invariants[inv_id]
+    tests.sort(key=lambda r: r.nodeid)
+    waiver = inv.waiver
+    waiver_expired = waiver is not None and not waiver.holds_on(today)
+    expired_note = (
+        f"; waiver expired on {waiver.until.isoformat()} ({waiver.reason})"
+        if waiver is not None and waiver_expired
+        else ""
+    )
+    failed = [t for t in tests if t.outcome == "failed"]
+    flaky_tests = [t for t in tests if t.outcome == "flaky"]
+    status: Status
+    if failed or (flaky_tests and flaky == "fail"):
+        status = "failed"
+        parts = []
+        if failed:
+            parts.append(f"{_plural(len(failed), 'test')} failed: {_names(failed)}")
+        if flaky_tests and flaky == "fail":
+            parts.append(
+                f"{_plural(len(flaky_tests), 'flaky test')} (passed only on rerun; "
+                f"--parity-flaky=fail): {_names(flaky_tests)}"
+            )
+        reason = "; ".join(parts)
+    else:
+        passing = [t for t in tests if t.outcome in ("passed", "flaky")]
+        flaky_note = f" ({len(flaky_tests)} flaky)" if flaky_tests else ""
+        if passing and len(passing) >= inv.min_tests:
+            status = "proven"
+            reason = f"proven by {_plural(len(passing), 'passing test')}{flaky_note}"
+        elif waiver is not None and not waiver_expired:
+            status = "waived"
+            reason = f"waived: {waiver.reason} (until {waiver.until.isoformat()})"
+        elif not tests:
+            status = "missing"
+            reason = "no collected test names it" + expired_note
+        else:
+            status = "not-run"
+            others = [t for t in tests if t.outcome not in ("passed", "flaky")]
+            detail = ", ".join(
+                f"{_plural(n, 'test')} {o}"
+                for o in ("skipped", "not-run")
+                if (n := sum(1 for t in others if t.outcome == o))
+            )
+            reason = (
+                f"{len(passing)} of the {inv.min_tests} passing "
+                f"{'test' if inv.min_tests == 1 else 'tests'} it needs ({detail}: "
+                f"{_names(others)}){expired_note}"
+            )
+    return InvariantResult(inv, status, reason, tuple(tests), waiver_expired)
+
+
+def evaluate(
+    registry: Registry,
+    records: Mapping[str, TestRecord],
+    *,
+    flaky: FlakyPolicy = "fail",
+    today: dt.date | None = None,
+    incomplete: str | None = None,
+) -> Evidence:
+    """Decide the status of every declared invariant from the tagged tests (section 3).
+
+    Linear in the number of records plus invariants. Invariant IDs a record names that the
+    registry does not declare are ignored (they cannot be in any gate).
+    """
+    if today is None:
+        today = dt.datetime.now(dt.timezone.utc).date()
+    by_inv: dict[str, list[TestRecord]] = {inv_id: [] for inv_id in registry.invariants}
+    for rec in records.values():
+        for inv_id in rec.invariants:
+            bucket = by_inv.get(inv_id)
+            if bucket is not None:
+                bucket.append(rec)
+    results = {
+        inv_id: _judge(registry, inv_id, tests, flaky, today) for inv_id, tests in by_inv.items()
+    }
+    return Evidence(
+        registry=registry,
+        results=results,
+        records=dict(records),
+        flaky=flaky,
+        today=today,
+        incomplete=incomplete,
+    )
+
+
+def decide_gate(evidence: Evidence, scope: str) -> GateResult:
+    """The gate: every invariant of the milestones in scope is proven or waived.
+
+    Tests tagged ``milestone=`` for a milestone in scope are that milestone's gate suite:
+    if one failed (or was flaky under ``--parity-flaky=fail``), the gate fails too. An
+    incomplete run is never reported as passing.
+    """
+    milestones = evidence.registry.scope(scope)
+    in_scope = set(milestones)
+    blocking = tuple(
+        r
+        for r in evidence.results.values()
+        if r.invariant.milestone in in_scope and r.status not in ("proven", "waived")
+    )
+    bad_outcomes = {"failed", "flaky"} if evidence.flaky == "fail" else {"failed"}
+    failed_suite = tuple(
+        rec
+        for rec in sorted(evidence.records.values(), key=lambda r: r.nodeid)
+        if rec.outcome in bad_outcomes and in_scope.intersection(rec.milestones)
+    )
+    return GateResult(
+        scope=scope,
+        milestones=tuple(milestones),
+        passed=not blocking and not failed_suite and evidence.incomplete is None,
+        blocking=blocking,
+        failed_suite_tests=failed_suite,
+        not_evaluated=evidence.incomplete,
+    )
+
+
+def status_counts(evidence: Evidence) -> dict[str, dict[Status, int]]:
+    """Per milestone (declared order), how many invariants have each status."""
+    counts: dict[str, dict[Status, int]] = {
+        m: dict.fromkeys(STATUSES, 0) for m in evidence.registry.milestone_ids()
+    }
+    for r in evidence.results.values():
+        counts[r.invariant.milestone][r.status] += 1
+    return counts

@@ -1,0 +1,251 @@
+"""The pure data model shared by the registry, the evidence, the report and the CLI.
+
+Nothing here knows about pytest. Data flows one way:
+registry -> tagged tests (TestRecord) -> evidence (InvariantResult) -> gate / report / matrix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+Outcome = Literal["passed", "failed", "skipped", "flaky", "not-run"]
+"""What one test (one node ID) did in the run.
+
+``not-run``: collected but deselected, or never reached (run stopped early).
+``flaky``: failed first, then passed on a rerun.
+"""
+
+Status = Literal["proven", "failed", "missing", "not-run", "waived"]
+"""What the run decided for one declared invariant."""
+
+FlakyPolicy = Literal["fail", "allow"]
+
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+STATUSES: tuple[Status, ...] = get_args(Status)
+FLAKY_POLICIES: tuple[FlakyPolicy, ...] = get_args(FlakyPolicy)
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+#: Precedence used when the same test is seen more than once (shards, ``--dist each``):
+#: any failure wins, then a flaky pass, then a pass, then a skip, then "not run".
+OUTCOME_RANK: dict[Outcome, int] = {
+    "failed": 4,
+    "flaky": 3,
+    "passed": 2,
+    "skipped": 1,
+    "not-run": 0,
+}
+
+
+def worst_outcome(a: Outcome, b: Outcome) -> Outcome:
+    """Combine two observations of one test: the one that says less in favour wins."""
+    return a if OUTCOME_RANK[a] >= OUTCOME_RANK[b] else b
+
+
+class ParityError(Exception):
+    """Bad user input (registry, marker, option, report file). The message is for humans."""
+
+
+@dataclass(frozen=True)
+class Waiver:
+    reason: str
+    until: dt.date
+
+    def holds_on(self, today: dt.date) -> bool:
+        """A waiver holds through its ``until`` date and is expired from the day after."""
+        return today <= self.until
+
+
+@dataclass(frozen=True)
+class Milestone:
+    id: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Invariant:
+    id: str
+    milestone: str
+    title: str
+    min_tests: int = 1
+    tests: tuple[str, ...] = ()
+    waiver: Waiver | None = None
+
+
+@dataclass
+class Registry:
+    """The declared milestones (ordered) and invariants (declared order)."""
+
+    milestones: list[Milestone]
+    invariants: dict[str, Invariant] = field(default_factory=dict)
+    source: str = "<registry>"
+
+    def milestone_ids(self) -> list[str]:
+        return [m.id for m in self.milestones]
+
+    def add(self, invariant: Invariant) -> None:
+        """Declare one more invariant (used by ``pytest_parity_registry_loaded`` hooks)."""
+        if not ID_PATTERN.fullmatch(invariant.id):
+            raise ParityError(f"{self.source}: invalid invariant ID {invariant.id!r}")
+        if invariant.id in self.invariants:
+            raise ParityError(f"{self.source}: invariant {invariant.id!r} is declared twice")
+        if invariant.milestone not in self.milestone_ids():
+            raise ParityError(
+                f"{self.source}: invariant {invariant.id!r}: milestone "
+                f"{invariant.milestone!r} is not declared"
+            )
+        self.invariants[invariant.id] = invariant
+
+    def scope(self, gate: str) -> list[str]:
+        """Milestone IDs a gate scope covers: ``all``, or every milestone up to ``gate``."""
+        ids = self.milestone_ids()
+        if gate == "all":
+            return ids
+        if gate not in ids:
+            raise ParityError(
+                f"--parity-gate: {gate!r} is neither 'all' nor a declared milestone "
+                f"({', '.join(ids)})"
+            )
+        return ids[: ids.index(gate) + 1]
+
+    # -- canonical form: what the report embeds and what the hash covers -----------------
+
+    def to_data(self) -> dict[str, Any]:
+        """A JSON-able form that keeps declared order (embedded in evidence reports)."""
+        return {
+            "milestones": [{"id": m.id, "title": m.title} for m in self.milestones],
+            "invariants": [
+                {
+                    "id": inv.id,
+                    "milestone": inv.milestone,
+                    "title": inv.title,
+                    "min_tests": inv.min_tests,
+                    "tests": list(inv.tests),
+                    "waiver": None
+                    if inv.waiver is None
+                    else {"reason": inv.waiver.reason, "until": inv.waiver.until.isoformat()},
+                }
+                for inv in self.invariants.values()
+            ],
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], source: str) -> Registry:
+        """Inverse of :meth:`to_data`. Raises ParityError on any malformed content."""
+        try:
+            milestones = [Milestone(str(m["id"]), str(m["title"])) for m in data["milestones"]]
+            reg = cls(milestones=milestones, source=source)
+            for raw in data["invariants"]:
+                waiver = raw["waiver"]
+                reg.add(
+                    Invariant(
+                        id=str(raw["id"]),
+                        milestone=str(raw["milestone"]),
+                        title=str(raw["title"]),
+                        min_tests=int(raw["min_tests"]),
+                        tests=tuple(str(t) for t in raw["tests"]),
+                        waiver=None
+                        if waiver is None
+                        else Waiver(
+                            str(waiver["reason"]), dt.date.fromisoformat(str(waiver["until"]))
+                        ),
+                    )
+                )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ParityError(f"{source}: the embedded registry is malformed ({exc!r})") from None
+        return reg
+
+    def sha256(self) -> str:
+        """Hash of the canonical content.
+
+        Comments, whitespace, and the order of keys and of ``[invariants.*]`` tables do not
+        change it; any declared value (including the order of milestones) does.
+        """
+        data = self.to_data()
+        data["invariants"] = sorted(data["invariants"], key=lambda inv: inv["id"])
+        text = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TestRecord:
+    """One tagged test (one node ID) and what it did.
+
+    ``invariants`` holds every declared invariant the test proves, from ``parity`` markers
+    and registry ``tests`` globs, sorted and de-duplicated. ``milestones`` holds the
+    milestones named with ``milestone=`` on its markers.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    outcome: Outcome
+    invariants: tuple[str, ...] = ()
+    milestones: tuple[str, ...] = ()
+
+
+def merge_records(groups: Iterable[Iterable[TestRecord]]) -> dict[str, TestRecord]:
+    """Union of test records by node ID; a test seen more than once: any failure wins."""
+    merged: dict[str, TestRecord] = {}
+    for group in groups:
+        for rec in group:
+            old = merged.get(rec.nodeid)
+            if old is None:
+                merged[rec.nodeid] = rec
+            else:
+                merged[rec.nodeid] = TestRecord(
+                    rec.nodeid,
+                    worst_outcome(old.outcome, rec.outcome),
+                    tuple(sorted(set(old.invariants) | set(rec.invariants))),
+                    tuple(sorted(set(old.milestones) | set(rec.milestones))),
+                )
+    return merged
+
+
+@dataclass(frozen=True)
+class InvariantResult:
+    invariant: Invariant
+    status: Status
+    reason: str
+    #: every test naming the invariant, sorted by node ID
+    tests: tuple[TestRecord, ...] = ()
+    #: the invariant had a waiver whose ``until`` date has passed
+    waiver_expired: bool = False
+
+    @property
+    def proving(self) -> tuple[TestRecord, ...]:
+        """The tests whose outcome counted towards the proof."""
+        return tuple(t for t in self.tests if t.outcome in ("passed", "flaky"))
+
+
+@dataclass
+class Evidence:
+    """The final per-invariant evidence of a run (or of merged reports)."""
+
+    registry: Registry
+    results: dict[str, InvariantResult]
+    records: dict[str, TestRecord]
+    flaky: FlakyPolicy = "fail"
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date())
+    #: why the run cannot vouch for its gate (``--collect-only``, stopped early,
+    #: collection errors); ``None`` for a complete run
+    incomplete: str | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    scope: str
+    milestones: tuple[str, ...]
+    passed: bool
+    #: invariants in scope that are neither proven nor waived
+    blocking: tuple[InvariantResult, ...]
+    #: tests tagged ``milestone=`` for a milestone in scope that failed
+    failed_suite_tests: tuple[TestRecord, ...]
+    #: set when the gate could not be evaluated (the run is incomplete)
+    not_evaluated: str | None = None
