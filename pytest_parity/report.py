@@ -1,0 +1,627 @@
+"""The JUnit-XML evidence report: write it (plugin, ``merge``) and read it back (CLI).
+
+The document (one ``<testsuite>`` per declared milestone, one ``<testcase>`` per declared
+invariant) is valid against junit-10.xsd, the schema pytest and Jenkins' xunit plugin use.
+The first suite's ``<properties>`` also carry the machine-readable evidence: the registry
+as JSON (``parity.registry``) and one ``parity.test`` property per tagged test. Reading
+needs only those, so reports can be merged and re-evaluated without the test run. The
+format is described for users in the README ("The evidence report").
+
+Writing is deterministic (same inputs and timestamp, same bytes), linear in the number of
+tests and invariants, and atomic. Reading refuses anything that is not such a report with
+one :class:`~pytest_parity.model.ParityError` line naming the file, in bounded time and
+memory: no DTD is ever processed, and files over :data:`MAX_REPORT_BYTES` are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import stat
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+from xml.parsers import expat
+
+from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
+
+from . import __version__
+from .model import (
+    FLAKY_POLICIES,
+    OUTCOMES,
+    Evidence,
+    FlakyPolicy,
+    GateResult,
+    InvariantResult,
+    ParityError,
+    Registry,
+    TestRecord,
+    Waiver,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "MAX_REPORT_BYTES",
+    "LoadedReport",
+    "build_report_xml",
+    "read_report",
+    "report_timestamp",
+    "write_report",
+    "xml_safe",
+]
+
+#: Reading refuses larger files (a real report of a million tests is ~200 MiB).
+MAX_REPORT_BYTES = 512 * 1024 * 1024
+
+_XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
+_SUITE_PREFIX = "parity."
+#: the ``<testsuite>`` that carries the properties when no milestone is declared
+_NO_MILESTONE_SUITE = "parity"
+_GATE_RESULTS = ("passed", "failed", "not-evaluated", "none")
+_FAILING = ("failed", "missing", "not-run")
+_READ_CHUNK = 1 << 20
+
+# Properties every suite carries, and those only the first suite carries.
+P_VERSION = "parity.version"
+P_SHA = "parity.registry.sha256"
+P_GATE = "parity.gate"
+P_GATE_RESULT = "parity.gate.result"
+P_FLAKY = "parity.flaky"
+P_TIMESTAMP = "parity.timestamp"
+P_TITLE = "parity.milestone.title"
+P_INCOMPLETE = "parity.incomplete"
+P_REGISTRY = "parity.registry"
+P_TEST = "parity.test"
+_REQUIRED = (P_VERSION, P_SHA, P_GATE, P_GATE_RESULT, P_FLAKY, P_REGISTRY)
+
+# -- XML safety ---------------------------------------------------------------------------
+
+#: Characters XML 1.0 does not allow anywhere, not even as character references. In a
+#: Python ``str`` every surrogate code point is a lone surrogate (UTF-8 cannot encode it).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids replaced by ``\\xNN`` / ``\\uNNNN``."""
+    if _FORBIDDEN.search(text) is None:
+        return text
+    return _FORBIDDEN.sub(_visible, text)
+
+
+def _escape_text(text: str) -> str:
+    text = xml_safe(text)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:  # also keeps "]]>" out of character data
+        text = text.replace(">", "&gt;")
+    if "\r" in text:  # a raw CR would be read back as LF
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+def _escape_attr(text: str) -> str:
+    text = _escape_text(text)
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\n" in text:  # raw whitespace in attributes is normalized to spaces by parsers
+        text = text.replace("\n", "&#10;")
+    if "\t" in text:
+        text = text.replace("\t", "&#9;")
+    return text
+
+
+def _serialize(root: Any) -> bytes:
+    """Pretty, deterministic UTF-8 serialization of an ElementTree (or lxml) element.
+
+    Attributes keep the order they were set in; an element has either text or children
+    (the report never mixes them). Linear in the size of the document.
+    """
+    out: list[str] = [_XML_DECLARATION]
+
+    def emit(elem: Any, indent: str) -> None:
+        attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
+        children = list(elem)
+        text = elem.text
+        if children:
+            out.append(f"{indent}<{elem.tag}{attrs}>\n")
+            for child in children:
+                emit(child, indent + "  ")
+            out.append(f"{indent}</{elem.tag}>\n")
+        elif text:
+            out.append(f"{indent}<{elem.tag}{attrs}>{_escape_text(text)}</{elem.tag}>\n")
+        else:
+            out.append(f"{indent}<{elem.tag}{attrs}/>\n")
+
+    emit(root, "")
+    return "".join(out).encode("utf-8")
+
+
+# -- timestamps ---------------------------------------------------------------------------
+
+
+def report_timestamp() -> dt.datetime:
+    """Now, in UTC; or ``SOURCE_DATE_EPOCH`` (seconds since the epoch) when it is set.
+
+    An empty ``SOURCE_DATE_EPOCH`` counts as unset; any other value that is not a
+    non-negative integer is a :class:`ParityError`.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not raw:
+        return dt.datetime.now(dt.timezone.utc)
+    value = raw.strip()
+    try:
+        if not value.isascii() or not value.isdigit():
+            raise ValueError(value)
+        return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ParityError(
+            f"SOURCE_DATE_EPOCH: expected a non-negative integer number of seconds since "
+            f"1970-01-01 UTC, got {raw!r}"
+        ) from None
+
+
+def _format_timestamp(timestamp: dt.datetime) -> str:
+    """ISO 8601 in UTC to the second; a naive ``timestamp`` is taken to be UTC."""
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
+    return timestamp.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+def _test_json(rec: TestRecord) -> str:
+    return json.dumps(
+        [rec.nodeid, rec.outcome, list(rec.invariants), list(rec.milestones)],
+        ensure_ascii=True,
+        separators=(",", ":"),
+    )
+
+
+def _gate_result(gate: GateResult | None) -> str:
+    if gate is None:
+        return "none"
+    if gate.not_evaluated is not None:
+        return "not-evaluated"
+    return "passed" if gate.passed else "failed"
+
+
+def _test_lines(records: Iterable[TestRecord]) -> list[str]:
+    return [f"  {rec.outcome:<8}{rec.nodeid}" for rec in records]
+
+
+def _waiver_text(waiver: Waiver) -> str:
+    return f"{waiver.reason} (until {waiver.until.isoformat()})"
+
+
+def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
+    """The ``<testcase>`` of one invariant, and its status."""
+    inv = result.invariant
+    waiver = inv.waiver
+    expired = waiver if result.waiver_expired else None
+    case = TestCase(xml_safe(inv.id), xml_safe(classname))
+    case.time = 0
+    lines = [f"{inv.id}: {inv.title}"]
+    if result.reason:
+        lines.append(result.reason)
+    if expired is not None:
+        lines.append(f"waiver expired: {_waiver_text(expired)}")
+    status = result.status
+    if status == "proven":
+        proving = result.proving
+        flaky = sum(1 for t in proving if t.outcome == "flaky")
+        if flaky:
+            lines.append(f"note: {flaky} flaky proof(s): passed only on a rerun")
+        lines.append(f"proving tests ({len(proving)}):")
+        lines.extend(_test_lines(proving))
+        others = [t for t in result.tests if t.outcome not in ("passed", "flaky")]
+        if others:
+            lines.append(f"other tests naming it ({len(others)}):")
+            lines.extend(_test_lines(others))
+        case.system_out = xml_safe("\n".join(lines))
+        return case, status
+    if status == "waived":
+        text = result.reason if waiver is None else _waiver_text(waiver)
+        skipped = Skipped(xml_safe(f"waived: {text}"))
+        if result.tests:
+            lines.append(f"tests naming it ({len(result.tests)}):")
+            lines.extend(_test_lines(result.tests))
+        skipped.text = xml_safe("\n".join(lines))
+        case.result = [skipped]
+        return case, status
+    # failed, missing, not-run (a waiver that expired waives nothing: it lands here)
+    message = result.reason or status
+    if expired is not None and "expired" not in message:
+        message += f" (waiver expired on {expired.until.isoformat()})"
+    if not result.tests:
+        lines.append("no collected test names it (no parity marker, no matching `tests` glob)")
+        if inv.tests:
+            lines.append("`tests` globs that matched nothing:")
+            lines.extend(f"  {glob}" for glob in inv.tests)
+    else:
+        # the tests that kept it from being proven first, then the passing ones
+        bad = [t for t in result.tests if t.outcome != "passed"]
+        good = [t for t in result.tests if t.outcome == "passed"]
+        lines.append(f"tests naming it ({len(result.tests)}, min_tests = {inv.min_tests}):")
+        lines.extend(_test_lines(bad))
+        lines.extend(_test_lines(good))
+    failure = Failure(xml_safe(message), f"parity.{status}")
+    failure.text = xml_safe("\n".join(lines))
+    case.result = [failure]
+    return case, status
+
+
+def _properties(common: list[tuple[str, str]], extra: Iterable[tuple[str, str]]) -> Any:
+    props: Any = Properties()  # type: ignore[no-untyped-call]
+    for name, value in common:
+        props.append(Property(name, xml_safe(value)))
+    for name, value in extra:
+        props.append(Property(name, xml_safe(value)))
+    return props
+
+
+def build_report_xml(
+    evidence: Evidence, gate: GateResult | None, *, timestamp: dt.datetime
+) -> bytes:
+    """The evidence report document (exactly the bytes :func:`write_report` writes)."""
+    registry = evidence.registry
+    stamp = _format_timestamp(timestamp)
+    common: list[tuple[str, str]] = [
+        (P_VERSION, __version__),
+        (P_SHA, registry.sha256()),
+        (P_GATE, "none" if gate is None else gate.scope),
+        (P_GATE_RESULT, _gate_result(gate)),
+        (P_FLAKY, evidence.flaky),
+        (P_TIMESTAMP, stamp),
+    ]
+    registry_json = json.dumps(registry.to_data(), ensure_ascii=True, separators=(",", ":"))
+    records = sorted(evidence.records.values(), key=lambda rec: rec.nodeid)
+    evidence_props = [(P_REGISTRY, registry_json)]
+    evidence_props.extend((P_TEST, _test_json(rec)) for rec in records)
+
+    by_milestone: dict[str, list[InvariantResult]] = {m: [] for m in registry.milestone_ids()}
+    for inv_id, inv in registry.invariants.items():
+        result = evidence.results.get(inv_id)
+        if result is None:
+            raise ParityError(f"the evidence has no result for invariant {inv_id!r}")
+        by_milestone[inv.milestone].append(result)
+
+    # (suite name, milestone title, invariant results); with no milestone declared, one
+    # empty suite still carries the properties
+    groups = [(_SUITE_PREFIX + m.id, m.title, by_milestone[m.id]) for m in registry.milestones] or [
+        (_NO_MILESTONE_SUITE, "", [])
+    ]
+    root: Any = JUnitXml("pytest-parity")
+    total_tests = total_failures = 0
+    suites: list[Any] = []
+    for index, (classname, title, results) in enumerate(groups):
+        suite: Any = TestSuite(xml_safe(classname))
+        cases = []
+        failures = skipped = 0
+        for result in results:
+            case, status = _testcase(result, classname)
+            cases.append(case)
+            failures += status in _FAILING
+            skipped += status == "waived"
+        suite.tests = len(cases)
+        suite.failures = failures
+        suite.errors = 0
+        suite.skipped = skipped
+        suite.time = 0
+        suite.timestamp = stamp
+        extra: list[tuple[str, str]] = [(P_TITLE, title)]
+        if evidence.incomplete is not None:
+            extra.append((P_INCOMPLETE, evidence.incomplete))
+        if index == 0:
+            extra.extend(evidence_props)
+        suite.append(_properties(common, extra))
+        for case in cases:
+            suite.append(case)
+        suites.append(suite)
+        total_tests += len(cases)
+        total_failures += failures
+    root.tests = total_tests
+    root.failures = total_failures
+    root.errors = 0
+    for suite in suites:
+        root.append(suite)
+    return _serialize(root._elem)
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def _open_temp(directory: str, base: str) -> tuple[int, str]:
+    """A new file next to the target; created with mode 0o666 so the umask applies."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _os_reason(exc: Exception) -> str:
+    """``No such file or directory`` rather than ``[Errno 2] ...: 'path'``."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _write_error(path: str, exc: Exception) -> NoReturn:
+    raise ParityError(f"{path}: cannot write the evidence report: {_os_reason(exc)}") from None
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    evidence: Evidence,
+    gate: GateResult | None,
+    *,
+    timestamp: dt.datetime | None = None,
+) -> None:
+    """Write the evidence report to ``path`` atomically.
+
+    Missing parent directories are created. The document goes to a temporary file in the
+    target directory, is flushed to disk and then renamed over ``path``; on any failure
+    the temporary file is removed and an existing ``path`` is left untouched.
+    ``timestamp`` defaults to :func:`report_timestamp`.
+    """
+    name = os.fspath(path)
+    data = build_report_xml(
+        evidence, gate, timestamp=report_timestamp() if timestamp is None else timestamp
+    )
+    target = os.path.abspath(name)
+    directory, base = os.path.split(target)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = _open_temp(directory, base)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        _write_error(name, exc)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            _write_error(name, exc)
+        raise
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedReport:
+    """What an evidence report carries, as :func:`read_report` gives it back."""
+
+    path: str
+    #: rebuilt from the embedded registry
+    registry: Registry
+    #: as stored; verified equal to ``registry.sha256()``
+    registry_sha256: str
+    #: every tagged test, sorted by node ID
+    records: tuple[TestRecord, ...]
+    #: the ``--parity-flaky`` policy of the run
+    flaky: FlakyPolicy
+    #: the gate scope of the run, ``None`` if it had no gate
+    gate: str | None
+    #: the pytest-parity version that wrote the report
+    version: str
+    #: why the run that wrote it was incomplete (``Evidence.incomplete``), else ``None``
+    incomplete: str | None = None
+
+
+class _Refused(Exception):
+    """Raised inside expat handlers; turned into a ParityError naming the file."""
+
+
+class _Collector:
+    """Streaming extraction of the suites' ``parity.*`` properties (expat handlers)."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.suites = 0
+        #: single-valued ``parity.*`` properties of the first suite
+        self.props: dict[str, str] = {}
+        #: ``parity.test`` values of the first suite, in document order
+        self.tests: list[str] = []
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        stack = self.stack
+        stack.append(name)
+        depth = len(stack)
+        if depth == 1:
+            if name != "testsuites":
+                raise _Refused(f"the root element is <{name}>, not <testsuites>")
+        elif depth == 2:
+            if name == "testsuite":
+                self.suites += 1
+        elif depth == 4 and name == "property" and stack[1:3] == ["testsuite", "properties"]:
+            self._property(attrs)
+
+    def _property(self, attrs: dict[str, str]) -> None:
+        key = attrs.get("name", "")
+        if not key.startswith("parity."):
+            return
+        value = attrs.get("value")
+        if value is None:
+            raise _Refused(f"corrupt evidence report: property {key} has no value")
+        if self.suites > 1:
+            # later suites repeat the provenance; they must agree on the registry
+            first = self.props.get(P_SHA)
+            if key == P_SHA and first is not None and value != first:
+                raise _Refused("corrupt evidence report: its suites disagree on the registry hash")
+        elif key == P_TEST:
+            self.tests.append(value)
+        elif key in self.props:
+            raise _Refused(f"corrupt evidence report: property {key} appears twice")
+        else:
+            self.props[key] = value
+
+    def end(self, name: str) -> None:
+        self.stack.pop()
+
+
+def _refuse_dtd(*args: object) -> NoReturn:
+    raise _Refused("refusing a document with a DTD (DOCTYPE or entity declarations)")
+
+
+def _parse(fh: IO[bytes], limit: int) -> _Collector:
+    """Stream ``fh`` through expat; raises _Refused or expat.ExpatError."""
+    collector = _Collector()
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.UnparsedEntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    parser.StartElementHandler = collector.start
+    parser.EndElementHandler = collector.end
+    total = 0
+    while chunk := fh.read(_READ_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise _Refused(f"refusing a file larger than {limit} bytes")
+        parser.Parse(chunk, False)
+    if total == 0:
+        raise _Refused("the file is empty")
+    parser.Parse(b"", True)
+    return collector
+
+
+def _corrupt(path: str, what: str) -> ParityError:
+    return ParityError(f"{path}: corrupt evidence report: {what}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _load_json(path: str, what: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise _corrupt(path, f"{what} is not valid JSON: {_short(text)}") from None
+
+
+def _str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _records(path: str, registry: Registry, values: list[str]) -> tuple[TestRecord, ...]:
+    milestones = set(registry.milestone_ids())
+    seen: dict[str, TestRecord] = {}
+    for number, text in enumerate(values, 1):
+        what = f"{P_TEST} #{number}"
+        data = _load_json(path, what, text)
+        if not (
+            isinstance(data, list)
+            and len(data) == 4
+            and isinstance(data[0], str)
+            and data[0]
+            and isinstance(data[1], str)
+            and _str_list(data[2])
+            and _str_list(data[3])
+        ):
+            raise _corrupt(
+                path, f"{what} is not [nodeid, outcome, [invariants], [milestones]]: {_short(text)}"
+            )
+        nodeid, outcome, invariants, tagged = data
+        if outcome not in OUTCOMES:
+            raise _corrupt(path, f"{what} ({nodeid}): unknown outcome {_short(outcome)}")
+        for inv_id in invariants:
+            if inv_id not in registry.invariants:
+                raise _corrupt(path, f"{what} ({nodeid}): undeclared invariant {_short(inv_id)}")
+        for milestone in tagged:
+            if milestone not in milestones:
+                raise _corrupt(path, f"{what} ({nodeid}): undeclared milestone {_short(milestone)}")
+        if nodeid in seen:
+            raise _corrupt(path, f"{what}: test {nodeid} appears twice")
+        seen[nodeid] = TestRecord(nodeid, outcome, tuple(invariants), tuple(tagged))
+    return tuple(seen[nodeid] for nodeid in sorted(seen))
+
+
+def read_report(path: str | os.PathLike[str]) -> LoadedReport:
+    """Read an evidence report written by :func:`write_report`.
+
+    Any bad input (missing, unreadable, empty, truncated, not XML, with a DTD, too large,
+    not an evidence report, corrupt) raises a :class:`ParityError` with one line that
+    names the file.
+    """
+    name = os.fspath(path)
+    try:
+        info = os.stat(name)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ParityError(f"{name}: cannot read: {_os_reason(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ParityError(f"{name}: is a directory, not an evidence report")
+    if info.st_size > MAX_REPORT_BYTES:
+        raise ParityError(f"{name}: refusing a file larger than {MAX_REPORT_BYTES} bytes")
+    try:
+        with open(name, "rb") as fh:
+            collector = _parse(fh, MAX_REPORT_BYTES)
+    except OSError as exc:
+        raise ParityError(f"{name}: cannot read: {_os_reason(exc)}") from None
+    except _Refused as exc:
+        raise ParityError(f"{name}: {exc}") from None
+    except expat.ExpatError as exc:
+        raise ParityError(
+            f"{name}: not well-formed XML (truncated, or not XML at all): "
+            f"{expat.ErrorString(exc.code)} at line {exc.lineno}, column {exc.offset}"
+        ) from None
+    except (ValueError, LookupError) as exc:  # e.g. an unknown encoding declaration
+        raise ParityError(f"{name}: cannot parse as XML: {exc}") from None
+
+    props = collector.props
+    if not props and not collector.tests:
+        raise ParityError(
+            f"{name}: not a pytest-parity evidence report (no parity.* properties in its "
+            f"first <testsuite>; a plain pytest --junitxml file?)"
+        )
+    for key in _REQUIRED:
+        if key not in props:
+            raise _corrupt(name, f"property {key} is missing")
+    data = _load_json(name, P_REGISTRY, props[P_REGISTRY])
+    if not isinstance(data, dict):
+        raise _corrupt(name, f"{P_REGISTRY} is not a JSON object")
+    registry = Registry.from_data(data, name)
+    stored = props[P_SHA]
+    actual = registry.sha256()
+    if stored != actual:
+        raise _corrupt(
+            name,
+            f"the embedded registry does not match its sha256 "
+            f"(stored {_short(stored)}, computed {actual})",
+        )
+    flaky = props[P_FLAKY]
+    if flaky not in FLAKY_POLICIES:
+        raise _corrupt(name, f"{P_FLAKY} is {_short(flaky)}, not one of {FLAKY_POLICIES}")
+    gate_result = props[P_GATE_RESULT]
+    if gate_result not in _GATE_RESULTS:
+        raise _corrupt(name, f"{P_GATE_RESULT} is {_short(gate_result)}")
+    return LoadedReport(
+        path=name,
+        registry=registry,
+        registry_sha256=stored,
+        records=_records(name, registry, collector.tests),
+        flaky=flaky,
+        gate=None if gate_result == "none" else props[P_GATE],
+        version=props[P_VERSION],
+        incomplete=props.get(P_INCOMPLETE),
+    )
