@@ -1,0 +1,415 @@
+"""The pytest adapter: options, the ``parity`` marker, outcome bookkeeping, gate and report.
+
+Kept thin on purpose: everything that decides lives in the pure core (registry, evidence,
+report, summary). With no registry and no ``parity`` marker the plugin is dormant: only a
+cheap marker check runs at collection time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .model import Evidence, FlakyPolicy, GateResult, Registry
+
+MARKER_HELP = (
+    "parity(*invariant_ids, milestone=None): this test proves the named invariants "
+    "declared in the pytest-parity registry; milestone= tags it as part of that "
+    "milestone's gate suite."
+)
+
+_STATE_KEY = pytest.StashKey["ParitySession"]()
+
+#: key in xdist's ``workeroutput`` that carries a worker's collection map to the controller
+_WORKER_OUTPUT_KEY = "pytest_parity.tagged"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("parity", "pytest-parity: CI-gated invariant proofs")
+    group.addoption(
+        "--parity-registry",
+        dest="parity_registry",
+        metavar="PATH",
+        default=None,
+        help="registry of declared invariants (TOML). Write it as --parity-registry=PATH. "
+        "Default: ini parity_registry, else parity.toml or [tool.parity] in pyproject.toml "
+        "in the rootdir.",
+    )
+    group.addoption(
+        "--parity-gate",
+        dest="parity_gate",
+        metavar="SCOPE",
+        default=None,
+        help="fail the run unless every invariant in scope is proven or waived. SCOPE is "
+        "'all' or a milestone M (every milestone up to and including M). Ini: parity_gate.",
+    )
+    group.addoption(
+        "--parity-report",
+        dest="parity_report",
+        metavar="PATH",
+        default=None,
+        help="write the JUnit-XML evidence report to PATH. Ini: parity_report.",
+    )
+    group.addoption(
+        "--parity-flaky",
+        dest="parity_flaky",
+        choices=("fail", "allow"),
+        default=None,
+        help="whether a test that passed only on a rerun may prove an invariant "
+        "(default: fail). Ini: parity_flaky.",
+    )
+    parser.addini("parity_registry", "pytest-parity registry path (relative to the rootdir)")
+    parser.addini("parity_gate", "pytest-parity gate scope: 'all' or a milestone")
+    parser.addini("parity_report", "pytest-parity evidence report path (relative to the rootdir)")
+    parser.addini("parity_flaky", "pytest-parity flaky policy: 'fail' (default) or 'allow'")
+
+
+def _setting(config: pytest.Config, name: str) -> str | None:
+    """A command-line option, else its ini twin, else None (empty ini values count as unset)."""
+    value = getattr(config.option, name, None)
+    if value is None:
+        ini = config.getini(name)
+        value = ini.strip() if isinstance(ini, str) and ini.strip() else None
+    return value
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    from .model import ParityError
+    from .registry import find_registry
+
+    ini_registry = config.getini("parity_registry")
+    try:
+        path = find_registry(
+            config.rootpath,
+            config.option.parity_registry,
+            ini_registry.strip()
+            if isinstance(ini_registry, str) and ini_registry.strip()
+            else None,
+        )
+    except ParityError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if path is None:
+        for name, flag in (("parity_gate", "--parity-gate"), ("parity_report", "--parity-report")):
+            if _setting(config, name) is not None:
+                raise pytest.UsageError(
+                    f"{flag} (or ini {name}) is set but no pytest-parity registry was found: "
+                    "add parity.toml or [tool.parity] to pyproject.toml in the rootdir "
+                    f"({config.rootpath}), or pass --parity-registry=PATH"
+                )
+        config.pluginmanager.register(_DormantGuard(), "parity-dormant-guard")
+        return
+    state = ParitySession.from_config(config, path)
+    config.stash[_STATE_KEY] = state
+    config.pluginmanager.register(state, "parity-session")
+
+
+class _DormantGuard:
+    """No registry: the only job is to refuse ``parity`` markers (they could prove nothing)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        errors = [
+            (
+                item,
+                "@pytest.mark.parity is used but no pytest-parity registry was found "
+                f"(add parity.toml or [tool.parity] to pyproject.toml in {config.rootpath}, "
+                "or pass --parity-registry=PATH)",
+            )
+            for item in items
+            if item.get_closest_marker("parity") is not None
+        ]
+        if errors:
+            _fail_collection(session, items, errors)
+
+
+def _fail_collection(
+    session: pytest.Session, items: list[pytest.Item], errors: list[tuple[pytest.Item, str]]
+) -> None:
+    """Fail the run before any test runs, cleanly, serially and under pytest-xdist.
+
+    A ``pytest.UsageError`` raised in an xdist worker's collection becomes INTERNALERROR, so
+    bad markers become collection errors instead (one per offending test, naming it): pytest
+    and xdist both stop with "Interrupted: N errors during collection" (exit code 2) and run
+    nothing.
+    """
+    for item, message in errors:
+        report = pytest.CollectReport(
+            nodeid=item.nodeid,
+            outcome="failed",
+            longrepr=f"{item.nodeid}: {message}",
+            result=[],
+        )
+        session.config.hook.pytest_collectreport(report=report)
+    # nothing may run: a worker would otherwise still be handed tests
+    items.clear()
+
+
+class _BadMarker(Exception):
+    pass
+
+
+class ParitySession:
+    """Per-run state, kept in ``config.stash`` and registered as a plugin."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        registry: Registry,
+        gate: str | None,
+        report: str | None,
+        flaky: FlakyPolicy,
+    ) -> None:
+        from .evidence import OutcomeTracker
+        from .registry import GlobMatcher
+
+        self.config = config
+        self.registry = registry
+        self.gate = gate
+        self.report = report
+        self.flaky: FlakyPolicy = flaky
+        self.is_worker = _is_worker(config)
+        self.matcher = GlobMatcher(registry)
+        self.milestone_of = {inv.id: inv.milestone for inv in registry.invariants.values()}
+        self.milestones = set(registry.milestone_ids())
+        #: node ID -> (invariant IDs, milestone= tags) for every tagged collected test
+        self.tagged: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self.tracker = OutcomeTracker()
+        self.collection_errors = 0
+        self.collected = False
+        self.evidence: Evidence | None = None
+        self.gate_result: GateResult | None = None
+        self.report_error: str | None = None
+        # validated marker contents, by marker object (module- and class-level markers are
+        # shared by many tests); the Mark is kept so its id() stays unique
+        self._mark_cache: dict[int, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+
+    @classmethod
+    def from_config(cls, config: pytest.Config, path: os.PathLike[str] | str) -> ParitySession:
+        from .model import FLAKY_POLICIES, ParityError
+        from .registry import load_registry
+
+        try:
+            registry = load_registry(Path(path))
+            config.hook.pytest_parity_registry_loaded(registry=registry)
+            gate = _setting(config, "parity_gate")
+            if gate is not None:
+                registry.scope(gate)  # validates: 'all' or a declared milestone
+            flaky = _setting(config, "parity_flaky") or "fail"
+            if flaky not in FLAKY_POLICIES:
+                raise ParityError(
+                    f"parity_flaky: {flaky!r} is not one of {', '.join(FLAKY_POLICIES)}"
+                )
+            report = _setting(config, "parity_report")
+            if report is not None:
+                if config.option.parity_report is None:  # the ini value is rootdir-relative
+                    report = str(config.rootpath / report)
+                if os.path.isdir(report):
+                    raise ParityError(f"--parity-report: {report} is a directory")
+        except ParityError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return cls(config, registry, gate, report, flaky)
+
+    # -- collection -----------------------------------------------------------------------
+
+    def _parse_mark(self, mark: Any, registry: Registry) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        from .registry import did_you_mean
+
+        cached = self._mark_cache.get(id(mark))
+        if cached is not None and cached[0] is mark:
+            return cached[1], cached[2]
+        ids: list[str] = []
+        for arg in mark.args:
+            if not isinstance(arg, str) or not arg.strip():
+                raise _BadMarker(
+                    f"@pytest.mark.parity: invariant IDs must be non-empty strings, got {arg!r}"
+                )
+            if arg not in registry.invariants:
+                raise _BadMarker(
+                    f"@pytest.mark.parity: unknown invariant ID {arg!r}"
+                    f"{did_you_mean(arg, registry.invariants)} (registry: {registry.source})"
+                )
+            ids.append(arg)
+        milestones: tuple[str, ...] = ()
+        for key, value in mark.kwargs.items():
+            if key != "milestone":
+                raise _BadMarker(
+                    f"@pytest.mark.parity: unknown keyword argument {key}={value!r} "
+                    "(the only keyword is milestone=)"
+                )
+            if value is None:
+                continue
+            if not isinstance(value, str) or value not in self.milestones:
+                raise _BadMarker(
+                    f"@pytest.mark.parity: milestone={value!r} is not a declared milestone "
+                    f"(declared: {', '.join(registry.milestone_ids())})"
+                    f"{did_you_mean(str(value), self.milestones)}"
+                )
+            milestones = (value,)
+        if not ids and not milestones:
+            raise _BadMarker("@pytest.mark.parity needs at least one invariant ID or milestone=")
+        result = (tuple(ids), milestones)
+        self._mark_cache[id(mark)] = (mark, *result)
+        return result
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        # tryfirst: keywords must be in place before -k/-m deselect, and deselected tests
+        # must be known (they count as not-run, not as missing)
+        registry = self.registry
+        match = None if self.matcher.empty else self.matcher.match
+        milestone_of = self.milestone_of
+        tagged = self.tagged
+        errors: list[tuple[pytest.Item, str]] = []
+        for item in items:
+            ids: set[str] = set()
+            tags: set[str] = set()
+            try:
+                for mark in item.iter_markers("parity"):
+                    mark_ids, mark_ms = self._parse_mark(mark, registry)
+                    ids.update(mark_ids)
+                    tags.update(mark_ms)
+            except _BadMarker as exc:
+                errors.append((item, str(exc)))
+                continue
+            if match is not None:
+                ids.update(match(item.nodeid))
+            if not ids and not tags:
+                continue
+            invariants = tuple(sorted(ids))
+            tagged[item.nodeid] = (invariants, tuple(sorted(tags)))
+            item.extra_keyword_matches.update(invariants)
+            item.extra_keyword_matches.update(tags)
+            item.extra_keyword_matches.update({milestone_of[i] for i in invariants})
+        self.collected = True
+        if errors:
+            _fail_collection(session, items, errors)
+        if self.is_worker:
+            config.workeroutput[_WORKER_OUTPUT_KEY] = {  # type: ignore[attr-defined]
+                nodeid: [list(inv), list(ms)] for nodeid, (inv, ms) in tagged.items()
+            }
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors += 1
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.tracker.add(
+            report.nodeid,
+            report.when,
+            report.outcome,
+            hasattr(report, "wasxfail"),
+            getattr(report, "worker_id", ""),
+        )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: a worker finished; take its collection map."""
+        output = getattr(node, "workeroutput", None) or {}
+        tagged = output.get(_WORKER_OUTPUT_KEY)
+        if not tagged:
+            return
+        self.collected = True
+        for nodeid, (inv, ms) in tagged.items():
+            if nodeid not in self.tagged:
+                self.tagged[nodeid] = (tuple(inv), tuple(ms))
+
+    # -- the end of the run ---------------------------------------------------------------
+
+    def _incomplete(self, session: pytest.Session, exitstatus: int) -> str | None:
+        if self.config.option.collectonly:
+            return "--collect-only: no test ran"
+        if self.collection_errors:
+            n = self.collection_errors
+            return f"{n} error{'s' if n != 1 else ''} during collection"
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "the run was interrupted"
+        if session.shouldfail or session.shouldstop:
+            return f"the run stopped early ({session.shouldfail or session.shouldstop})"
+        return None
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            return
+        from .evidence import decide_gate, evaluate
+        from .model import ParityError, TestRecord
+        from .summary import GATE_FAILED_EXIT
+
+        outcome = self.tracker.outcome
+        records = {
+            nodeid: TestRecord(nodeid, outcome(nodeid), inv, ms)
+            for nodeid, (inv, ms) in sorted(self.tagged.items())
+        }
+        evidence = evaluate(
+            self.registry,
+            records,
+            flaky=self.flaky,
+            incomplete=self._incomplete(session, exitstatus),
+        )
+        self.config.hook.pytest_parity_evidence(evidence=evidence)
+        self.evidence = evidence
+        gate = decide_gate(evidence, self.gate) if self.gate is not None else None
+        self.gate_result = gate
+        if self.report is not None:
+            from .report import write_report
+
+            try:
+                write_report(self.report, evidence, gate)
+            except ParityError as exc:
+                self.report_error = str(exc)
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        if (
+            gate is not None
+            and not gate.passed
+            and gate.not_evaluated is None
+            and session.exitstatus == pytest.ExitCode.OK
+        ):
+            session.exitstatus = GATE_FAILED_EXIT
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker or self.evidence is None:
+            return
+        from .summary import render_summary
+
+        verbosity = self.config.get_verbosity()
+        tr = terminalreporter
+        tr.write_sep("=", "parity")
+        lines = render_summary(self.evidence, self.gate_result, verbosity)
+        if self.report is not None:
+            # the gate line stays last
+            lines.insert(
+                -1,
+                f"ERROR: parity report not written: {self.report_error}"
+                if self.report_error is not None
+                else f"parity report: {self.report}",
+            )
+        for line in lines:
+            markup: dict[str, bool] = {}
+            if line.startswith(("FAILED", "MISSING", "NOT-RUN", "ERROR")) or ": FAILED" in line:
+                markup = {"red": True}
+            elif line.endswith(": PASSED"):
+                markup = {"green": True}
+            elif line.startswith(("WAIVED", "flaky:")) or "NOT EVALUATED" in line:
+                markup = {"yellow": True}
+            tr.write_line(line, **markup)
