@@ -17,6 +17,14 @@ _LABEL = {
 }
 
 
+#: control characters shown visibly, so that every summary line stays one line
+_VISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c != 0x09}
+
+
+def _one_line(text: str) -> str:
+    return text.translate(_VISIBLE)
+
+
 def gate_line(gate: GateResult | None) -> str:
     if gate is None:
         return "parity gate: off (use --parity-gate SCOPE to enforce)"
@@ -88,4 +96,4 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
     if evidence.incomplete is not None and gate is None:
         lines.append(f"parity: incomplete run, {evidence.incomplete}")
     lines.append(gate_line(gate))
-    return lines
+    return [_one_line(line) for line in lines]
