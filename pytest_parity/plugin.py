@@ -7,7 +7,10 @@ cheap marker check runs at collection time.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +168,26 @@ class _BadMarker(Exception):
     pass
 
 
+#: a test's parity tag: (sorted invariant IDs, sorted ``milestone=`` tags, ``-k`` keywords)
+_Tag = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a burst of small allocations.
+
+    A big suite keeps many objects alive, so each collection the burst would trigger scans
+    them all. What we allocate holds no reference cycles; the collector resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class ParitySession:
     """Per-run state, kept in ``config.stash`` and registered as a plugin."""
 
@@ -188,17 +211,17 @@ class ParitySession:
         self.matcher = GlobMatcher(registry)
         self.milestone_of = {inv.id: inv.milestone for inv in registry.invariants.values()}
         self.milestones = set(registry.milestone_ids())
-        #: node ID -> (invariant IDs, milestone= tags) for every tagged collected test
-        self.tagged: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        #: node ID -> its tag, for every tagged collected test
+        self.tagged: dict[str, _Tag] = {}
         self.tracker = OutcomeTracker()
         self.collection_errors = 0
         self.collected = False
         self.evidence: Evidence | None = None
         self.gate_result: GateResult | None = None
         self.report_error: str | None = None
-        # validated marker contents, by marker object (module- and class-level markers are
-        # shared by many tests); the Mark is kept so its id() stays unique
-        self._mark_cache: dict[int, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+        # validated marker contents, by marker arguments (without / with keywords)
+        self._mark_cache: dict[Any, _Tag] = {}
+        self._mark_cache_kw: dict[Any, _Tag] = {}
 
     @classmethod
     def from_config(cls, config: pytest.Config, path: os.PathLike[str] | str) -> ParitySession:
@@ -228,12 +251,20 @@ class ParitySession:
 
     # -- collection -----------------------------------------------------------------------
 
-    def _parse_mark(self, mark: Any, registry: Registry) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _parse_mark(self, mark: Any) -> _Tag:
+        """Validate one ``parity`` mark; cached by its arguments (shared by many tests)."""
+        kwargs = mark.kwargs
+        cache = self._mark_cache_kw if kwargs else self._mark_cache
+        try:
+            key = (mark.args, tuple(kwargs.items())) if kwargs else mark.args
+            cached = cache.get(key)
+        except TypeError:  # unhashable arguments: invalid, rejected below, never cached
+            key = cached = None
+        if cached is not None:
+            return cached
         from .registry import did_you_mean
 
-        cached = self._mark_cache.get(id(mark))
-        if cached is not None and cached[0] is mark:
-            return cached[1], cached[2]
+        registry = self.registry
         ids: list[str] = []
         for arg in mark.args:
             if not isinstance(arg, str) or not arg.strip():
@@ -247,10 +278,10 @@ class ParitySession:
                 )
             ids.append(arg)
         milestones: tuple[str, ...] = ()
-        for key, value in mark.kwargs.items():
-            if key != "milestone":
+        for name, value in kwargs.items():
+            if name != "milestone":
                 raise _BadMarker(
-                    f"@pytest.mark.parity: unknown keyword argument {key}={value!r} "
+                    f"@pytest.mark.parity: unknown keyword argument {name}={value!r} "
                     "(the only keyword is milestone=)"
                 )
             if value is None:
@@ -264,9 +295,18 @@ class ParitySession:
             milestones = (value,)
         if not ids and not milestones:
             raise _BadMarker("@pytest.mark.parity needs at least one invariant ID or milestone=")
-        result = (tuple(ids), milestones)
-        self._mark_cache[id(mark)] = (mark, *result)
-        return result
+        tag = self._tag(ids, milestones)
+        if key is not None:
+            cache[key] = tag
+        return tag
+
+    def _tag(self, invariants: Iterable[str], milestones: Iterable[str]) -> _Tag:
+        """(sorted invariant IDs, sorted ``milestone=`` tags, keywords for ``-k``)."""
+        inv = tuple(sorted(set(invariants)))
+        ms = tuple(sorted(set(milestones)))
+        milestone_of = self.milestone_of
+        keywords = tuple(sorted({*inv, *ms, *(milestone_of[i] for i in inv)}))
+        return inv, ms, keywords
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -274,38 +314,42 @@ class ParitySession:
     ) -> None:
         # tryfirst: keywords must be in place before -k/-m deselect, and deselected tests
         # must be known (they count as not-run, not as missing)
-        registry = self.registry
+        with _gc_paused():
+            self._tag_items(session, items)
+        if self.is_worker:
+            config.workeroutput[_WORKER_OUTPUT_KEY] = {  # type: ignore[attr-defined]
+                nodeid: [list(inv), list(ms)] for nodeid, (inv, ms, _) in self.tagged.items()
+            }
+
+    def _tag_items(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         match = None if self.matcher.empty else self.matcher.match
-        milestone_of = self.milestone_of
+        parse = self._parse_mark
         tagged = self.tagged
         errors: list[tuple[pytest.Item, str]] = []
         for item in items:
-            ids: set[str] = set()
-            tags: set[str] = set()
+            tag: _Tag | None = None
             try:
                 for mark in item.iter_markers("parity"):
-                    mark_ids, mark_ms = self._parse_mark(mark, registry)
-                    ids.update(mark_ids)
-                    tags.update(mark_ms)
+                    one = parse(mark)
+                    tag = one if tag is None else self._tag(tag[0] + one[0], tag[1] + one[1])
             except _BadMarker as exc:
                 errors.append((item, str(exc)))
                 continue
             if match is not None:
-                ids.update(match(item.nodeid))
-            if not ids and not tags:
+                globbed = match(item.nodeid)
+                if globbed:
+                    tag = (
+                        self._tag(globbed, ())
+                        if tag is None
+                        else self._tag(tag[0] + globbed, tag[1])
+                    )
+            if tag is None:
                 continue
-            invariants = tuple(sorted(ids))
-            tagged[item.nodeid] = (invariants, tuple(sorted(tags)))
-            item.extra_keyword_matches.update(invariants)
-            item.extra_keyword_matches.update(tags)
-            item.extra_keyword_matches.update({milestone_of[i] for i in invariants})
+            tagged[item.nodeid] = tag
+            item.extra_keyword_matches.update(tag[2])
         self.collected = True
         if errors:
             _fail_collection(session, items, errors)
-        if self.is_worker:
-            config.workeroutput[_WORKER_OUTPUT_KEY] = {  # type: ignore[attr-defined]
-                nodeid: [list(inv), list(ms)] for nodeid, (inv, ms) in tagged.items()
-            }
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -332,7 +376,7 @@ class ParitySession:
         self.collected = True
         for nodeid, (inv, ms) in tagged.items():
             if nodeid not in self.tagged:
-                self.tagged[nodeid] = (tuple(inv), tuple(ms))
+                self.tagged[nodeid] = (tuple(inv), tuple(ms), ())
 
     # -- the end of the run ---------------------------------------------------------------
 
@@ -356,16 +400,17 @@ class ParitySession:
         from .summary import GATE_FAILED_EXIT
 
         outcome = self.tracker.outcome
-        records = {
-            nodeid: TestRecord(nodeid, outcome(nodeid), inv, ms)
-            for nodeid, (inv, ms) in sorted(self.tagged.items())
-        }
-        evidence = evaluate(
-            self.registry,
-            records,
-            flaky=self.flaky,
-            incomplete=self._incomplete(session, exitstatus),
-        )
+        with _gc_paused():
+            records = {
+                nodeid: TestRecord(nodeid, outcome(nodeid), inv, ms)
+                for nodeid, (inv, ms, _) in sorted(self.tagged.items())
+            }
+            evidence = evaluate(
+                self.registry,
+                records,
+                flaky=self.flaky,
+                incomplete=self._incomplete(session, exitstatus),
+            )
         self.config.hook.pytest_parity_evidence(evidence=evidence)
         self.evidence = evidence
         gate = decide_gate(evidence, self.gate) if self.gate is not None else None
@@ -374,7 +419,8 @@ class ParitySession:
             from .report import write_report
 
             try:
-                write_report(self.report, evidence, gate)
+                with _gc_paused():
+                    write_report(self.report, evidence, gate)
             except ParityError as exc:
                 self.report_error = str(exc)
                 if session.exitstatus == pytest.ExitCode.OK:

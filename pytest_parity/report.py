@@ -131,6 +131,12 @@ def _serialize(root: Any) -> bytes:
     out: list[str] = [_XML_DECLARATION]
 
     def emit(elem: Any, indent: str) -> None:
+        if elem.tag == "property":  # the bulk of a big report: keep it lean
+            out.append(
+                f'{indent}<property name="{_escape_attr(elem.get("name"))}" '
+                f'value="{_escape_attr(elem.get("value"))}"/>\n'
+            )
+            return
         attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
         children = list(elem)
         text = elem.text
@@ -182,12 +188,18 @@ def _format_timestamp(timestamp: dt.datetime) -> str:
 # -- building -----------------------------------------------------------------------------
 
 
+_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+#: JSON string literal, ASCII only (the C implementation json.dumps uses for str)
+_json_str: Any = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
+    json.encoder.py_encode_basestring_ascii
+)
+
+
 def _test_json(rec: TestRecord) -> str:
-    return json.dumps(
-        [rec.nodeid, rec.outcome, list(rec.invariants), list(rec.milestones)],
-        ensure_ascii=True,
-        separators=(",", ":"),
-    )
+    """``[nodeid, outcome, [ids], [milestones]]`` exactly as ``_JSON`` would write it."""
+    ids = ",".join(map(_json_str, rec.invariants))
+    milestones = ",".join(map(_json_str, rec.milestones))
+    return f'[{_json_str(rec.nodeid)},"{rec.outcome}",[{ids}],[{milestones}]]'
 
 
 def _gate_result(gate: GateResult | None) -> str:
@@ -263,12 +275,21 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
     return case, status
 
 
-def _properties(common: list[tuple[str, str]], extra: Iterable[tuple[str, str]]) -> Any:
+def _properties(
+    common: list[tuple[str, str]],
+    extra: Iterable[tuple[str, str]],
+    tests: Iterable[str] = (),
+) -> Any:
     props: Any = Properties()  # type: ignore[no-untyped-call]
     for name, value in common:
         props.append(Property(name, xml_safe(value)))
     for name, value in extra:
         props.append(Property(name, xml_safe(value)))
+    # one per tagged test: plain elements (a junitparser wrapper each would dominate the
+    # build time of big runs); the values are ASCII JSON, XML-safe by construction
+    elem = props._elem
+    make = elem.makeelement
+    elem.extend([make("property", {"name": P_TEST, "value": value}) for value in tests])
     return props
 
 
@@ -286,10 +307,9 @@ def build_report_xml(
         (P_FLAKY, evidence.flaky),
         (P_TIMESTAMP, stamp),
     ]
-    registry_json = json.dumps(registry.to_data(), ensure_ascii=True, separators=(",", ":"))
+    registry_json = _JSON(registry.to_data())
     records = sorted(evidence.records.values(), key=lambda rec: rec.nodeid)
-    evidence_props = [(P_REGISTRY, registry_json)]
-    evidence_props.extend((P_TEST, _test_json(rec)) for rec in records)
+    test_values = [_test_json(rec) for rec in records]
 
     by_milestone: dict[str, list[InvariantResult]] = {m: [] for m in registry.milestone_ids()}
     for inv_id, inv in registry.invariants.items():
@@ -325,8 +345,8 @@ def build_report_xml(
         if evidence.incomplete is not None:
             extra.append((P_INCOMPLETE, evidence.incomplete))
         if index == 0:
-            extra.extend(evidence_props)
-        suite.append(_properties(common, extra))
+            extra.append((P_REGISTRY, registry_json))
+        suite.append(_properties(common, extra, test_values if index == 0 else ()))
         for case in cases:
             suite.append(case)
         suites.append(suite)
