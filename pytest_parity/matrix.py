@@ -102,10 +102,18 @@ def _test_ref(rec: TestRecord) -> str:
     return code_span(rec.nodeid) + (" (flaky)" if rec.outcome == "flaky" else "")
 
 
+#: a proven row lists at most this many proving tests (the JSON format lists them all)
+MAX_LISTED_TESTS = 10
+
+
 def _evidence_cell(result: InvariantResult) -> str:
     """Proven: the tests that proved it. Otherwise: why it is not proven."""
     if result.status == "proven":
-        return ", ".join(_test_ref(rec) for rec in result.proving)
+        proving = result.proving
+        cell = ", ".join(_test_ref(rec) for rec in proving[:MAX_LISTED_TESTS])
+        if len(proving) > MAX_LISTED_TESTS:
+            cell += f" and {len(proving) - MAX_LISTED_TESTS} more"
+        return cell
     return markdown_cell(result.reason or result.status)
 
 

@@ -371,7 +371,7 @@ class ParitySession:
         """xdist controller: a worker finished; take its collection map."""
         output = getattr(node, "workeroutput", None) or {}
         tagged = output.get(_WORKER_OUTPUT_KEY)
-        if not tagged:
+        if tagged is None:  # the worker never finished collecting
             return
         self.collected = True
         for nodeid, (inv, ms) in tagged.items():
@@ -388,6 +388,11 @@ class ParitySession:
             return f"{n} error{'s' if n != 1 else ''} during collection"
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return "the run was interrupted"
+        if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+            code = pytest.ExitCode(exitstatus)
+            return f"pytest ended with exit code {int(code)} ({code.name})"
+        if not self.collected:
+            return "collection did not finish"
         if session.shouldfail or session.shouldstop:
             return f"the run stopped early ({session.shouldfail or session.shouldstop})"
         return None

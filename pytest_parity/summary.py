@@ -53,9 +53,10 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
     registry = evidence.registry
     lines: list[str] = []
     if verbosity >= 0:
+        n_inv, n_ms = len(registry.invariants), len(registry.milestones)
         lines.append(
-            f"registry {registry.source}: {len(registry.invariants)} invariants in "
-            f"{len(registry.milestones)} milestones"
+            f"registry {registry.source}: {n_inv} invariant{'s' if n_inv != 1 else ''} in "
+            f"{n_ms} milestone{'s' if n_ms != 1 else ''}"
         )
         titles = {m.id: m.title for m in registry.milestones}
         for milestone, counts in status_counts(evidence).items():

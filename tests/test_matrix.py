@@ -368,3 +368,18 @@ class TestReplaceBlock:
         doc = replace_block(DOC, "\n" + table + "\n")
         assert replace_block(doc, "\n" + table + "\n") == doc
         assert doc.count(END_MARKER) == 1
+
+
+def test_proven_row_lists_at_most_ten_tests() -> None:
+    from pytest_parity.evidence import evaluate
+    from pytest_parity.matrix import MAX_LISTED_TESTS, render_markdown
+    from pytest_parity.model import Invariant, Milestone, Registry, TestRecord
+
+    reg = Registry([Milestone("M1")])
+    reg.add(Invariant("A", "M1", "a"))
+    recs = {f"t{i:02d}": TestRecord(f"t{i:02d}", "passed", ("A",)) for i in range(13)}
+    row = render_markdown(evaluate(reg, recs)).splitlines()[-1]
+    assert MAX_LISTED_TESTS == 10
+    assert "`t09`" in row
+    assert "`t10`" not in row
+    assert row.endswith("and 3 more |")

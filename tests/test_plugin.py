@@ -482,6 +482,15 @@ def test_collection_error_is_not_evaluated(reg: pytest.Pytester) -> None:
     assert parity_lines(result)[-1].endswith("NOT EVALUATED, 1 error during collection")
 
 
+@XDIST
+def test_usage_error_run_is_not_evaluated(reg: pytest.Pytester, xdist: bool) -> None:
+    reg.makepyfile("def test_a(): pass")
+    result = run(reg, "--parity-gate=all", "--parity-report=r.xml", "no_such_dir", xdist=xdist)
+    assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+    assert "NOT EVALUATED" in parity_lines(result)[-1]
+    assert "parity.incomplete" in (reg.path / "r.xml").read_text()
+
+
 # -- registry problems are usage errors -------------------------------------------------
 
 
