@@ -22,6 +22,7 @@ from .model import (
     Status,
     TestRecord,
 )
+from .registry import unmatched_globs
 
 # Bits of the per-test state folded from its reports.
 _SETUP = 1
@@ -193,6 +194,14 @@ def evaluate(
     results = {
         inv_id: _judge(registry, inv_id, tests, flaky, today) for inv_id, tests in by_inv.items()
     }
+    stale = unmatched_globs(
+        registry,
+        {
+            inv_id: [rec.nodeid for rec in by_inv[inv_id]]
+            for inv_id, inv in registry.invariants.items()
+            if inv.tests
+        },
+    )
     return Evidence(
         registry=registry,
         results=results,
@@ -200,6 +209,7 @@ def evaluate(
         flaky=flaky,
         today=today,
         incomplete=incomplete,
+        stale_globs=tuple(stale),
     )
 
 

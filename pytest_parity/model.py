@@ -238,6 +238,8 @@ class Evidence:
     #: why the run cannot vouch for its gate (``--collect-only``, stopped early,
     #: collection errors); ``None`` for a complete run
     incomplete: str | None = None
+    #: ``(invariant ID, glob)`` of registry ``tests`` globs that matched no collected test
+    stale_globs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

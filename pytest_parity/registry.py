@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from .model import ID_PATTERN, Invariant, Milestone, ParityError, Registry, Waiver
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
-__all__ = ["GlobMatcher", "did_you_mean", "find_registry", "load_registry", "suggest"]
+__all__ = [
+    "GlobMatcher",
+    "did_you_mean",
+    "find_registry",
+    "load_registry",
+    "suggest",
+    "unmatched_globs",
+]
 
 # tomllib on Python >= 3.11, the tomli backport before; imported by name so that the module
 # type-checks the same way on every version (mypy targets 3.10, where tomllib does not exist).
@@ -514,6 +521,24 @@ def _glob_regex(glob: str) -> str:
 
 def _compile(glob: str) -> re.Pattern[str]:
     return re.compile(_glob_regex(glob), re.DOTALL)
+
+
+def unmatched_globs(
+    registry: Registry, tests_by_invariant: Mapping[str, Iterable[str]]
+) -> list[tuple[str, str]]:
+    """``(invariant ID, glob)`` for every ``tests`` glob that matches none of the node IDs
+    tagged with its invariant: a glob that matched a collected test tagged it, so these
+    are globs that went stale (renamed or deleted tests). Declared order."""
+    stale: list[tuple[str, str]] = []
+    for inv in registry.invariants.values():
+        if not inv.tests:
+            continue
+        nodeids = list(tests_by_invariant.get(inv.id, ()))
+        for glob in inv.tests:
+            regex = _compile(glob)
+            if not any(regex.fullmatch(nodeid) for nodeid in nodeids):
+                stale.append((inv.id, glob))
+    return stale
 
 
 def _longest_literal(glob: str) -> str:

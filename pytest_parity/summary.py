@@ -81,6 +81,14 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
         if verbosity > 0:
             lines.append(f"    {inv.title}")
             lines.extend(f"    {t.outcome:<7} {t.nodeid}" for t in result.tests)
+    if gate is not None or verbosity > 0:
+        # the rot this tool exists to catch: a registry glob whose tests were renamed or
+        # deleted (informational: it changes no status)
+        lines.extend(
+            f"STALE   {inv_id} [{registry.invariants[inv_id].milestone}]: `tests` glob "
+            f"{glob!r} matches no collected test"
+            for inv_id, glob in evidence.stale_globs
+        )
     if gate is not None:
         lines.extend(
             f"FAILED  milestone {'/'.join(rec.milestones)} suite test: {rec.nodeid} ({rec.outcome})"

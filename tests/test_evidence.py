@@ -310,3 +310,18 @@ class TestRegistryModel:
     def test_from_data_rejects_malformed(self, data: dict[str, object]) -> None:
         with pytest.raises(ParityError, match="embedded registry is malformed"):
             Registry.from_data(data, "r.xml")
+
+
+class TestStaleGlobs:
+    def test_globs_matching_no_tagged_test_are_reported(self) -> None:
+        reg = registry(
+            Invariant("A", "M1", "a", tests=("t.py::test_a*", "gone.py::*")),
+            Invariant("B", "M1", "b", tests=("t.py::test_b",)),
+            Invariant("C", "M1", "c"),
+        )
+        ev = evaluate(reg, {"t.py::test_a1": rec("t.py::test_a1", "passed", "A")}, today=TODAY)
+        assert ev.results["A"].status == "proven"
+        assert ev.stale_globs == (("A", "gone.py::*"), ("B", "t.py::test_b"))
+
+    def test_no_globs_no_stale(self) -> None:
+        assert evaluate(registry(A), {}, today=TODAY).stale_globs == ()

@@ -367,6 +367,7 @@ def test_registry_globs_prove_without_marker(pytester: pytest.Pytester) -> None:
     )
     result = run(pytester, "--parity-gate=all", "-v", "--deselect", "test_globs.py::test_yy")
     assert result.ret == 0
+    assert not any(line.startswith("STALE") for line in parity_lines(result))
     result.stdout.fnmatch_lines(
         [esc("PROVEN  A [M1]: a"), esc("    passed  test_globs.py::test_y[1]")]
     )
@@ -396,6 +397,28 @@ def test_waivers(pytester: pytest.Pytester) -> None:
             esc(
                 "MISSING OLD [M1]: no collected test names it; waiver expired on 2001-01-31 (ADR-1)"
             ),
+        ]
+    )
+
+
+def test_stale_glob_is_flagged(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".toml",
+        parity="""
+        milestones = ["M1"]
+        [invariants.A]
+        milestone = "M1"
+        title = "a"
+        tests = ["test_stale.py::test_a", "test_stale.py::test_renamed*"]
+        """,
+    )
+    pytester.makepyfile(test_stale="def test_a(): pass")
+    result = run(pytester, "--parity-gate=all")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            esc("STALE   A [M1]: `tests` glob 'test_stale.py::test_renamed*' ")
+            + "matches no collected test"
         ]
     )
 

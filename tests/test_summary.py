@@ -84,3 +84,13 @@ def test_incomplete_run_without_gate_says_so() -> None:
     assert gate_line(decide_gate(ev, "M1")) == (
         "parity gate (M1: M1): NOT EVALUATED, the run was interrupted"
     )
+
+
+def test_stale_globs_shown_with_a_gate_or_verbose() -> None:
+    reg = Registry([Milestone("M1")], source="parity.toml")
+    reg.add(Invariant("A", "M1", "a", tests=("t::a", "t::gone")))
+    ev = evaluate(reg, records(("t::a", "passed", ("A",), ())), today=TODAY)
+    stale = "STALE   A [M1]: `tests` glob 't::gone' matches no collected test"
+    assert stale in render_summary(ev, decide_gate(ev, "all"))
+    assert stale in render_summary(ev, None, verbosity=1)
+    assert stale not in render_summary(ev, None)
