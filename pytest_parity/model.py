@@ -6,11 +6,13 @@ registry -> tagged tests (TestRecord) -> evidence (InvariantResult) -> gate / re
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -46,6 +48,23 @@ OUTCOME_RANK: dict[Outcome, int] = {
 def worst_outcome(a: Outcome, b: Outcome) -> Outcome:
     """Combine two observations of one test: the one that says less in favour wins."""
     return a if OUTCOME_RANK[a] >= OUTCOME_RANK[b] else b
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a burst of small allocations.
+
+    A big test suite keeps many objects alive, so every collection such a burst triggers
+    scans them all, and the burst's cost grows faster than its input. What the bursts here
+    allocate holds no reference cycles; the collector resumes (if it was on) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class ParityError(Exception):

@@ -7,14 +7,14 @@ cheap marker check runs at collection time.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .model import gc_paused
 
 if TYPE_CHECKING:
     from .model import Evidence, FlakyPolicy, GateResult, Registry
@@ -172,22 +172,6 @@ class _BadMarker(Exception):
 _Tag = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector around a burst of small allocations.
-
-    A big suite keeps many objects alive, so each collection the burst would trigger scans
-    them all. What we allocate holds no reference cycles; the collector resumes afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class ParitySession:
     """Per-run state, kept in ``config.stash`` and registered as a plugin."""
 
@@ -314,7 +298,7 @@ class ParitySession:
     ) -> None:
         # tryfirst: keywords must be in place before -k/-m deselect, and deselected tests
         # must be known (they count as not-run, not as missing)
-        with _gc_paused():
+        with gc_paused():
             self._tag_items(session, items)
         if self.is_worker:
             config.workeroutput[_WORKER_OUTPUT_KEY] = {  # type: ignore[attr-defined]
@@ -405,7 +389,7 @@ class ParitySession:
         from .summary import GATE_FAILED_EXIT
 
         outcome = self.tracker.outcome
-        with _gc_paused():
+        with gc_paused():
             records = {
                 nodeid: TestRecord(nodeid, outcome(nodeid), inv, ms)
                 for nodeid, (inv, ms, _) in sorted(self.tagged.items())
@@ -424,8 +408,7 @@ class ParitySession:
             from .report import write_report
 
             try:
-                with _gc_paused():
-                    write_report(self.report, evidence, gate)
+                write_report(self.report, evidence, gate)
             except ParityError as exc:
                 self.report_error = str(exc)
                 if session.exitstatus == pytest.ExitCode.OK:

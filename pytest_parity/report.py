@@ -40,6 +40,7 @@ from .model import (
     Registry,
     TestRecord,
     Waiver,
+    gc_paused,
 )
 
 if TYPE_CHECKING:
@@ -298,6 +299,11 @@ def build_report_xml(
     evidence: Evidence, gate: GateResult | None, *, timestamp: dt.datetime
 ) -> bytes:
     """The evidence report document (exactly the bytes :func:`write_report` writes)."""
+    with gc_paused():
+        return _build_report_xml(evidence, gate, timestamp)
+
+
+def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime) -> bytes:
     registry = evidence.registry
     stamp = _format_timestamp(timestamp)
     common: list[tuple[str, str]] = [
