@@ -116,7 +116,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 )
         config.pluginmanager.register(_DormantGuard(), "parity-dormant-guard")
         return
-    state = ParitySession.from_config(config, path)
+    cls = ParitySession if _is_worker(config) else ParityController
+    state = cls.from_config(config, path)
     config.stash[_STATE_KEY] = state
     config.pluginmanager.register(state, "parity-session")
 
@@ -173,7 +174,11 @@ _Tag = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 class ParitySession:
-    """Per-run state, kept in ``config.stash`` and registered as a plugin."""
+    """Per-run state, kept in ``config.stash`` and registered as a plugin.
+
+    This base tags the collected tests (in a serial run, the xdist controller's workers);
+    :class:`ParityController` adds everything that only the deciding process does.
+    """
 
     def __init__(
         self,
@@ -183,7 +188,6 @@ class ParitySession:
         report: str | None,
         flaky: FlakyPolicy,
     ) -> None:
-        from .evidence import OutcomeTracker
         from .registry import GlobMatcher
 
         self.config = config
@@ -197,12 +201,7 @@ class ParitySession:
         self.milestones = set(registry.milestone_ids())
         #: node ID -> its tag, for every tagged collected test
         self.tagged: dict[str, _Tag] = {}
-        self.tracker = OutcomeTracker()
-        self.collection_errors = 0
         self.collected = False
-        self.evidence: Evidence | None = None
-        self.gate_result: GateResult | None = None
-        self.report_error: str | None = None
         # validated marker contents, by marker arguments (without / with keywords)
         self._mark_cache: dict[Any, _Tag] = {}
         self._mark_cache_kw: dict[Any, _Tag] = {}
@@ -335,6 +334,29 @@ class ParitySession:
         if errors:
             _fail_collection(session, items, errors)
 
+
+class ParityController(ParitySession):
+    """The serial run or the pytest-xdist controller: it alone records outcomes,
+    evaluates, gates, prints and writes (workers only tag their collection)."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        registry: Registry,
+        gate: str | None,
+        report: str | None,
+        flaky: FlakyPolicy,
+    ) -> None:
+        from .evidence import OutcomeTracker
+
+        super().__init__(config, registry, gate, report, flaky)
+        self.tracker = OutcomeTracker()
+        self._track = self.tracker.add
+        self.collection_errors = 0
+        self.evidence: Evidence | None = None
+        self.gate_result: GateResult | None = None
+        self.report_error: str | None = None
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors += 1
@@ -342,7 +364,7 @@ class ParitySession:
     # -- outcomes -------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.tracker.add(
+        self._track(
             report.nodeid,
             report.when,
             report.outcome,
@@ -382,8 +404,6 @@ class ParitySession:
         return None
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.is_worker:
-            return
         from .evidence import decide_gate, evaluate
         from .model import ParityError, TestRecord
         from .summary import GATE_FAILED_EXIT
@@ -422,7 +442,7 @@ class ParitySession:
             session.exitstatus = GATE_FAILED_EXIT
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or self.evidence is None:
+        if self.evidence is None:
             return
         from .summary import render_summary
 

@@ -132,11 +132,15 @@ def _serialize(root: Any) -> bytes:
     out: list[str] = [_XML_DECLARATION]
 
     def emit(elem: Any, indent: str) -> None:
-        if elem.tag == "property":  # the bulk of a big report: keep it lean
-            out.append(
-                f'{indent}<property name="{_escape_attr(elem.get("name"))}" '
-                f'value="{_escape_attr(elem.get("value"))}"/>\n'
+        if elem.tag == "properties":  # the bulk of a big report: keep it lean
+            inner = indent + "  "
+            out.append(f"{indent}<properties>\n")
+            out.extend(
+                f'{inner}<property name="{_escape_attr(prop.get("name"))}" '
+                f'value="{_escape_attr(prop.get("value"))}"/>\n'
+                for prop in elem
             )
+            out.append(f"{indent}</properties>\n")
             return
         attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
         children = list(elem)
