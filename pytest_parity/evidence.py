@@ -47,8 +47,9 @@ class OutcomeTracker:
     and teardown each reported ``passed``. A ``rerun`` report (pytest-rerunfailures) starts
     the test afresh and marks it: if the last attempt passed, the test is ``flaky``.
 
-    Reports from different xdist workers (``--dist each``) are folded separately and
-    combined at the end, so one worker's rerun never hides another worker's failure.
+    Reports given with different ``worker`` keys (the plugin uses them for xdist's
+    ``--dist each``, where every worker runs every test) are folded separately and combined
+    at the end, so one worker's rerun never hides another worker's failure.
     """
 
     __slots__ = ("_by_worker",)

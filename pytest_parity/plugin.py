@@ -7,6 +7,7 @@ cheap marker check runs at collection time.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -300,9 +301,12 @@ class ParitySession:
         with gc_paused():
             self._tag_items(session, items)
         if self.is_worker:
-            config.workeroutput[_WORKER_OUTPUT_KEY] = {  # type: ignore[attr-defined]
-                nodeid: [list(inv), list(ms)] for nodeid, (inv, ms, _) in self.tagged.items()
-            }
+            # one JSON string: execnet serializes a str in one piece, but a dict of 20,000
+            # lists object by object (seconds of controller CPU on big suites)
+            config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
+                [[nodeid, inv, ms] for nodeid, (inv, ms, _) in self.tagged.items()],
+                separators=(",", ":"),
+            )
 
     def _tag_items(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         match = None if self.matcher.empty else self.matcher.match
@@ -352,6 +356,10 @@ class ParityController(ParitySession):
         super().__init__(config, registry, gate, report, flaky)
         self.tracker = OutcomeTracker()
         self._track = self.tracker.add
+        # --dist each runs every test on every worker: fold each worker's reports apart.
+        # Otherwise one fold per test, so a crashed worker's rerun report (made by the
+        # controller) and the retry on another worker still make one flaky test.
+        self._per_worker = getattr(config.option, "dist", "no") == "each"
         self.collection_errors = 0
         self.evidence: Evidence | None = None
         self.gate_result: GateResult | None = None
@@ -369,20 +377,21 @@ class ParityController(ParitySession):
             report.when,
             report.outcome,
             hasattr(report, "wasxfail"),
-            getattr(report, "worker_id", ""),
+            getattr(report, "worker_id", "") if self._per_worker else "",
         )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist controller: a worker finished; take its collection map."""
         output = getattr(node, "workeroutput", None) or {}
-        tagged = output.get(_WORKER_OUTPUT_KEY)
-        if tagged is None:  # the worker never finished collecting
+        data = output.get(_WORKER_OUTPUT_KEY)
+        if data is None:  # the worker never finished collecting
             return
         self.collected = True
-        for nodeid, (inv, ms) in tagged.items():
-            if nodeid not in self.tagged:
-                self.tagged[nodeid] = (tuple(inv), tuple(ms), ())
+        tagged = self.tagged
+        for nodeid, inv, ms in json.loads(data):
+            if nodeid not in tagged:
+                tagged[nodeid] = (tuple(inv), tuple(ms), ())
 
     # -- the end of the run ---------------------------------------------------------------
 

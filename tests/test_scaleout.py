@@ -108,6 +108,27 @@ def test_crashed_worker_fails_its_invariants(reg: pytest.Pytester) -> None:
     assert outcomes == {"test_crash": "failed", "test_fine": "passed"}
 
 
+def test_crash_then_rerun_pass_is_flaky(reg: pytest.Pytester) -> None:
+    reg.makepyfile(
+        """
+        import os
+        import pathlib
+        import pytest
+
+        @pytest.mark.parity("RUNKEY-01", "RUNKEY-02", "timer.dedupe")
+        def test_crashes_once():
+            marker = pathlib.Path(__file__).with_name("crashed")
+            if not marker.exists():
+                marker.write_text("x")
+                os._exit(1)
+        """
+    )
+    result = run(reg, "--reruns", "1", "--parity-gate=all", xdist=True)
+    assert result.ret == GATE_FAILED_EXIT
+    lines = parity_lines(result)
+    assert any(line.startswith("FAILED  RUNKEY-01") and "flaky" in line for line in lines)
+
+
 SUBTESTS = """
 import unittest
 import pytest
