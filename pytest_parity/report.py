@@ -135,11 +135,21 @@ def _serialize(root: Any) -> bytes:
         if elem.tag == "properties":  # the bulk of a big report: keep it lean
             inner = indent + "  "
             out.append(f"{indent}<properties>\n")
-            out.extend(
-                f'{inner}<property name="{_escape_attr(prop.get("name"))}" '
-                f'value="{_escape_attr(prop.get("value"))}"/>\n'
-                for prop in elem
-            )
+            for prop in elem:
+                name, value = prop.get("name"), prop.get("value")
+                if name == P_TEST:  # ASCII JSON: only markup characters need escaping
+                    value = (
+                        value.replace("&", "&amp;")
+                        .replace("<", "&lt;")
+                        .replace(">", "&gt;")
+                        .replace('"', "&quot;")
+                    )
+                    out.append(f'{inner}<property name="{P_TEST}" value="{value}"/>\n')
+                else:
+                    out.append(
+                        f'{inner}<property name="{_escape_attr(name)}" '
+                        f'value="{_escape_attr(value)}"/>\n'
+                    )
             out.append(f"{indent}</properties>\n")
             return
         attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
