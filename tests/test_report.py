@@ -838,13 +838,16 @@ def test_read_missing_file(tmp_path: Path) -> None:
 def test_read_path_with_a_nul_byte() -> None:
     with pytest.raises(ParityError) as info:
         read_report("bad\x00.xml")
-    assert str(info.value) == "bad\x00.xml: cannot read: embedded null byte"
+    # the OS error's wording differs between Python versions
+    assert str(info.value).startswith("bad\x00.xml: cannot read: ")
+    assert "null" in str(info.value)
 
 
 def test_write_path_with_a_nul_byte() -> None:
     with pytest.raises(ParityError) as info:
         write_report("bad\x00.xml", mixed_evidence(), None, timestamp=TS)
-    assert str(info.value) == "bad\x00.xml: cannot write the evidence report: embedded null byte"
+    assert str(info.value).startswith("bad\x00.xml: cannot write the evidence report: ")
+    assert "null" in str(info.value)
 
 
 def test_read_directory(tmp_path: Path) -> None:
