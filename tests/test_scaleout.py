@@ -123,7 +123,10 @@ def test_crash_then_rerun_pass_is_flaky(reg: pytest.Pytester) -> None:
                 os._exit(1)
         """
     )
-    result = run(reg, "--reruns", "1", "--parity-gate=all", xdist=True)
+    # in a subprocess: pytest-rerunfailures keeps crash-rerun state between in-process runs
+    result = reg.runpytest_subprocess(
+        "-n", "2", "-p", "no:randomly", "--reruns", "1", "--parity-gate=all"
+    )
     assert result.ret == GATE_FAILED_EXIT
     lines = parity_lines(result)
     assert any(line.startswith("FAILED  RUNKEY-01") and "flaky" in line for line in lines)
