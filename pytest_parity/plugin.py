@@ -303,6 +303,7 @@ class ParitySession:
         if self.is_worker:
             # one JSON string: execnet serializes a str in one piece, but a dict of 20,000
             # lists object by object (seconds of controller CPU on big suites)
+            # (runs in xdist worker processes, which in-process coverage does not see)
             config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
                 [[nodeid, inv, ms] for nodeid, (inv, ms, _) in self.tagged.items()],
                 separators=(",", ":"),
@@ -451,7 +452,7 @@ class ParityController(ParitySession):
             session.exitstatus = GATE_FAILED_EXIT
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.evidence is None:
+        if self.evidence is None:  # pragma: no cover - sessionfinish always runs first
             return
         from .summary import render_summary
 

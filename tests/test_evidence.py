@@ -325,3 +325,21 @@ class TestStaleGlobs:
 
     def test_no_globs_no_stale(self) -> None:
         assert evaluate(registry(A), {}, today=TODAY).stale_globs == ()
+
+
+def test_gc_paused_restores_the_collectors_state() -> None:
+    import gc
+
+    from pytest_parity.model import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

@@ -316,12 +316,14 @@ def test_keywords_select_by_invariant_and_milestone(reg: pytest.Pytester) -> Non
         def test_b(): pass
         @pytest.mark.parity(milestone="M3")
         def test_c(): pass
+        @pytest.mark.parity("RUNKEY-02", milestone=None)
+        def test_d(): pass
         def test_untagged(): pass
         """
     )
-    run(reg, "-k", "M1").assert_outcomes(passed=1, deselected=3)
-    run(reg, "-k", "M2 or M3").assert_outcomes(passed=2, deselected=2)
-    run(reg, "-k", "timer.dedupe").assert_outcomes(passed=1, deselected=3)
+    run(reg, "-k", "M1").assert_outcomes(passed=2, deselected=3)
+    run(reg, "-k", "M2 or M3").assert_outcomes(passed=2, deselected=3)
+    run(reg, "-k", "timer.dedupe").assert_outcomes(passed=1, deselected=4)
 
 
 def test_class_and_module_markers_are_combined(reg: pytest.Pytester) -> None:
@@ -435,6 +437,7 @@ def test_stale_glob_is_flagged(pytester: pytest.Pytester) -> None:
         ('"RUNKEY-01", owner="me"', "unknown keyword argument owner='me'*"),
         ('milestone="M9"', "milestone='M9' is not a declared milestone (declared: M1, M2, M3)*"),
         ("", "needs at least one invariant ID or milestone="),
+        ('["RUNKEY-01"]', "invariant IDs must be non-empty strings, got ['RUNKEY-01']"),
     ],
 )
 def test_bad_marker_fails_cleanly_before_tests(
@@ -451,7 +454,7 @@ def test_bad_marker_fails_cleanly_before_tests(
     result = run(reg, xdist=xdist)
     assert result.ret == (pytest.ExitCode.TESTS_FAILED if xdist else pytest.ExitCode.INTERRUPTED)
     assert "parity: incomplete run, 1 error during collection" in parity_lines(result)
-    result.stdout.fnmatch_lines([f"*::test_bad: @pytest.mark.parity*{message}"])
+    result.stdout.fnmatch_lines([f"*::test_bad: @pytest.mark.parity*{esc(message)}"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
     result.stdout.no_fnmatch_line("*Traceback*")
     result.assert_outcomes(errors=1)
@@ -548,6 +551,29 @@ def test_bad_gate_scope_is_usage_error(reg: pytest.Pytester) -> None:
     result = run(reg, "--parity-gate", "tests/")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --parity-gate: 'tests/' is neither 'all' nor*"])
+
+
+def test_report_path_that_is_a_directory_is_usage_error(reg: pytest.Pytester) -> None:
+    reg.makepyfile("def test_a(): pass")
+    reg.mkdir("out")
+    result = run(reg, "--parity-report=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --parity-report: out is a directory"])
+
+
+def test_unwritable_report_fails_a_green_run_and_says_why(reg: pytest.Pytester) -> None:
+    reg.makepyfile(
+        """
+        import pytest
+        @pytest.mark.parity("RUNKEY-01", "RUNKEY-02", "timer.dedupe")
+        def test_a(): pass
+        """
+    )
+    (reg.path / "afile").write_text("not a directory")
+    result = run(reg, "--parity-gate=all", "--parity-report=afile/r.xml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["ERROR: parity report not written: afile/r.xml: *"])
+    assert (reg.path / "afile").read_text() == "not a directory"
 
 
 def test_ini_twins(reg: pytest.Pytester) -> None:

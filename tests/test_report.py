@@ -1142,3 +1142,13 @@ def test_read_value_is_shortened_in_messages(tmp_path: Path) -> None:
     message = read_error(mutated(tmp_path, set_value("parity.flaky", "x" * 1000)))
     assert "'xxxx" in message
     assert "x" * 100 not in message
+
+
+def test_serializer_writes_childless_textless_elements_self_closing() -> None:
+    import xml.etree.ElementTree as ET
+
+    from pytest_parity.report import _serialize
+
+    root = ET.Element("a", {"x": "1"})
+    ET.SubElement(root, "b")
+    assert _serialize(root) == b'<?xml version="1.0" encoding="utf-8"?>\n<a x="1">\n  <b/>\n</a>\n'
