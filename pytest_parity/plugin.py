@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .model import gc_paused
-
 if TYPE_CHECKING:
     from .model import Evidence, FlakyPolicy, GateResult, Registry
 
@@ -80,33 +78,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _setting(config: pytest.Config, name: str) -> str | None:
     """A command-line option, else its ini twin, else None (empty ini values count as unset)."""
-    value = getattr(config.option, name, None)
-    if value is None:
-        ini = config.getini(name)
-        value = ini.strip() if isinstance(ini, str) and ini.strip() else None
-    return value
+    value: str | None = getattr(config.option, name, None)
+    return _ini(config, name) if value is None else value
 
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _ini(config: pytest.Config, name: str) -> str | None:
+    value = config.getini(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _may_have_registry(config: pytest.Config, ini_registry: str | None) -> bool:
+    """A cheap first look: ``False`` means there is certainly no registry, and the plugin
+    stays dormant without even importing its core. ``True`` hands the question to
+    :func:`registry.find_registry`, which decides (and reports problems)."""
+    if config.option.parity_registry is not None or ini_registry is not None:
+        return True
+    root = config.rootpath
+    if (root / "parity.toml").exists():
+        return True
+    try:
+        raw = (root / "pyproject.toml").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:  # unreadable: let find_registry say so
+        return True
+    # a [tool.parity] table names "parity", possibly through \u escapes in a quoted key
+    return b"parity" in raw or b"\\u" in raw or b"\\U" in raw
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    from .model import ParityError
-    from .registry import find_registry
+    ini_registry = _ini(config, "parity_registry")
+    path = None
+    if _may_have_registry(config, ini_registry):
+        from .model import ParityError
+        from .registry import find_registry
 
-    ini_registry = config.getini("parity_registry")
-    try:
-        path = find_registry(
-            config.rootpath,
-            config.option.parity_registry,
-            ini_registry.strip()
-            if isinstance(ini_registry, str) and ini_registry.strip()
-            else None,
-        )
-    except ParityError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        try:
+            path = find_registry(config.rootpath, config.option.parity_registry, ini_registry)
+        except ParityError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if path is None:
         for name, flag in (("parity_gate", "--parity-gate"), ("parity_report", "--parity-report")):
             if _setting(config, name) is not None:
@@ -130,6 +145,22 @@ class _DormantGuard:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
+        # Each node's own markers are looked at once (a module's or class's markers are
+        # shared by its tests); only when one is found are the tests asked one by one.
+        seen: set[object] = set()
+        found = False
+        for item in items:
+            node: Any = item
+            while node is not None and node not in seen:
+                seen.add(node)
+                if any(mark.name == "parity" for mark in node.own_markers):
+                    found = True
+                    break
+                node = node.parent
+            if found:
+                break
+        if not found:
+            return
         errors = [
             (
                 item,
@@ -150,9 +181,10 @@ def _fail_collection(
     """Fail the run before any test runs, cleanly, serially and under pytest-xdist.
 
     A ``pytest.UsageError`` raised in an xdist worker's collection becomes INTERNALERROR, so
-    bad markers become collection errors instead (one per offending test, naming it): pytest
-    and xdist both stop with "Interrupted: N errors during collection" (exit code 2) and run
-    nothing.
+    bad markers become collection errors instead (one per offending test, naming it). A
+    serial run stops with "Interrupted: N errors during collection" (exit code 2); under
+    pytest-xdist the controller reports the workers' collection errors (exit code 1).
+    Either way nothing runs.
     """
     for item, message in errors:
         report = pytest.CollectReport(
@@ -189,6 +221,7 @@ class ParitySession:
         report: str | None,
         flaky: FlakyPolicy,
     ) -> None:
+        from .evidence import OutcomeTracker
         from .registry import GlobMatcher
 
         self.config = config
@@ -203,6 +236,17 @@ class ParitySession:
         #: node ID -> its tag, for every tagged collected test
         self.tagged: dict[str, _Tag] = {}
         self.collected = False
+        # what only ParityController uses (cheap to create, so kept in one place)
+        self.tracker = OutcomeTracker()
+        self._track = self.tracker.add
+        # --dist each runs every test on every worker: fold each worker's reports apart.
+        # Otherwise one fold per test, so a crashed worker's rerun report (made by the
+        # controller) and the retry on another worker still make one flaky test.
+        self._per_worker = getattr(config.option, "dist", "no") == "each"
+        self.collection_errors = 0
+        self.evidence: Evidence | None = None
+        self.gate_result: GateResult | None = None
+        self.report_error: str | None = None
         # validated marker contents, by marker arguments (without / with keywords)
         self._mark_cache: dict[Any, _Tag] = {}
         self._mark_cache_kw: dict[Any, _Tag] = {}
@@ -298,6 +342,8 @@ class ParitySession:
     ) -> None:
         # tryfirst: keywords must be in place before -k/-m deselect, and deselected tests
         # must be known (they count as not-run, not as missing)
+        from .model import gc_paused
+
         with gc_paused():
             self._tag_items(session, items)
         if self.is_worker:
@@ -343,28 +389,6 @@ class ParitySession:
 class ParityController(ParitySession):
     """The serial run or the pytest-xdist controller: it alone records outcomes,
     evaluates, gates, prints and writes (workers only tag their collection)."""
-
-    def __init__(
-        self,
-        config: pytest.Config,
-        registry: Registry,
-        gate: str | None,
-        report: str | None,
-        flaky: FlakyPolicy,
-    ) -> None:
-        from .evidence import OutcomeTracker
-
-        super().__init__(config, registry, gate, report, flaky)
-        self.tracker = OutcomeTracker()
-        self._track = self.tracker.add
-        # --dist each runs every test on every worker: fold each worker's reports apart.
-        # Otherwise one fold per test, so a crashed worker's rerun report (made by the
-        # controller) and the retry on another worker still make one flaky test.
-        self._per_worker = getattr(config.option, "dist", "no") == "each"
-        self.collection_errors = 0
-        self.evidence: Evidence | None = None
-        self.gate_result: GateResult | None = None
-        self.report_error: str | None = None
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -415,7 +439,7 @@ class ParityController(ParitySession):
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from .evidence import decide_gate, evaluate
-        from .model import ParityError, TestRecord
+        from .model import ParityError, TestRecord, gc_paused
         from .summary import GATE_FAILED_EXIT
 
         outcome = self.tracker.outcome

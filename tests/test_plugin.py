@@ -91,6 +91,37 @@ def test_marker_without_registry_fails_before_any_test(
     result.assert_outcomes(errors=1)
 
 
+@pytest.mark.parametrize("pyproject", ["file", "directory"])
+def test_dormant_with_a_pyproject_that_declares_no_registry(
+    pytester: pytest.Pytester, pyproject: str
+) -> None:
+    if pyproject == "file":
+        pytester.makepyprojecttoml('[tool.other]\nname = "x"\n')
+    else:  # unreadable as a file: the cheap probe defers to find_registry, which says "none"
+        pytester.mkdir("pyproject.toml")
+    pytester.makepyfile("def test_a(): pass")
+    result = run(pytester)
+    assert result.ret == 0
+    assert "= parity =" not in result.stdout.str()
+
+
+def test_class_marker_without_registry_is_found(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        def test_plain(): pass
+        @pytest.mark.parity("X")
+        class TestTagged:
+            def test_one(self): pass
+            def test_two(self): pass
+        """
+    )
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*::TestTagged::test_one: @pytest.mark.parity is used but*"])
+
+
 @pytest.mark.parametrize("opt", ["--parity-gate=all", "--parity-report=r.xml"])
 def test_gate_or_report_without_registry_is_usage_error(
     pytester: pytest.Pytester, opt: str
