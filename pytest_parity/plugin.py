@@ -360,10 +360,27 @@ class ParitySession:
         parse = self._parse_mark
         tagged = self.tagged
         errors: list[tuple[pytest.Item, str]] = []
+        # The parity marks of an item are its own plus those of its parents (class, module,
+        # package): what item.iter_markers("parity") yields, but each parent's share is
+        # looked up once instead of once per test.
+        inherited: dict[int, tuple[Any, ...]] = {}
+
+        def marks_from(node: Any) -> tuple[Any, ...]:
+            if node is None:
+                return ()
+            found = inherited.get(id(node))
+            if found is None:
+                own = tuple(mark for mark in node.own_markers if mark.name == "parity")
+                found = inherited[id(node)] = own + marks_from(node.parent)
+            return found
+
         for item in items:
             tag: _Tag | None = None
             try:
-                for mark in item.iter_markers("parity"):
+                for mark in (
+                    *(m for m in item.own_markers if m.name == "parity"),
+                    *marks_from(item.parent),
+                ):
                     one = parse(mark)
                     tag = one if tag is None else self._tag(tag[0] + one[0], tag[1] + one[1])
             except _BadMarker as exc:
