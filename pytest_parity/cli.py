@@ -13,13 +13,11 @@ stderr, ``pytest-parity: error: ...``, nothing written).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import os
-import secrets
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .evidence import decide_gate, evaluate
@@ -34,7 +32,7 @@ from .model import (
     TestRecord,
     merge_records,
 )
-from .report import LoadedReport, read_report, write_report
+from .report import LoadedReport, atomic_write, read_report, write_report
 from .summary import render_summary
 
 if TYPE_CHECKING:
@@ -156,42 +154,6 @@ def _load(args: argparse.Namespace) -> MergedEvidence:
 
 
 # -- files --------------------------------------------------------------------------------
-
-
-def _fail_write(path: str, exc: OSError) -> NoReturn:
-    raise ParityError(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
-def atomic_write(path: str, data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + os.replace.
-
-    Missing parent directories are created. ``mode``: permission bits for the new file
-    (default: those of an existing ``path``, else 0o666 minus the umask). On failure the
-    temporary file is removed, ``path`` is untouched, and a ParityError names ``path``.
-    """
-    target = os.path.abspath(path)
-    directory, base = os.path.split(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        if mode is None and os.path.isfile(target):
-            mode = os.stat(target).st_mode & 0o7777
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(tmp, flags, 0o666)
-    except OSError as exc:
-        _fail_write(path, exc)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        _fail_write(path, exc)
 
 
 def _read_doc(path: str) -> str:

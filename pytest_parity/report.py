@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_REPORT_BYTES",
     "LoadedReport",
+    "atomic_write",
     "build_report_xml",
     "read_report",
     "report_timestamp",
@@ -400,8 +401,42 @@ def _os_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def _write_error(path: str, exc: Exception) -> NoReturn:
-    raise ParityError(f"{path}: cannot write the evidence report: {_os_reason(exc)}") from None
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, *, what: str = "", mode: int | None = None
+) -> None:
+    """Write ``data`` to ``path`` atomically (the report, and the CLI's matrix documents).
+
+    Missing parent directories are created. The bytes go to a temporary file in the target
+    directory, are flushed to disk and the file is renamed over ``path``; on any failure
+    the temporary file is removed and an existing ``path`` is left untouched. ``mode``:
+    permission bits for the new file (default: those of an existing ``path``, else 0o666
+    minus the umask). Errors are a :class:`ParityError` naming ``path`` (and ``what``).
+    """
+    name = os.fspath(path)
+    target = os.path.abspath(name)
+    directory, base = os.path.split(target)
+    failure = f"{name}: cannot write{f' {what}' if what else ''}"
+    try:
+        if mode is None and os.path.isfile(target):
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = _open_temp(directory, base)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ParityError(f"{failure}: {_os_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ParityError(f"{failure}: {_os_reason(exc)}") from None
+        raise
 
 
 def write_report(
@@ -411,36 +446,14 @@ def write_report(
     *,
     timestamp: dt.datetime | None = None,
 ) -> None:
-    """Write the evidence report to ``path`` atomically.
+    """Write the evidence report to ``path`` atomically (see :func:`atomic_write`).
 
-    Missing parent directories are created. The document goes to a temporary file in the
-    target directory, is flushed to disk and then renamed over ``path``; on any failure
-    the temporary file is removed and an existing ``path`` is left untouched.
     ``timestamp`` defaults to :func:`report_timestamp`.
     """
-    name = os.fspath(path)
     data = build_report_xml(
         evidence, gate, timestamp=report_timestamp() if timestamp is None else timestamp
     )
-    target = os.path.abspath(name)
-    directory, base = os.path.split(target)
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = _open_temp(directory, base)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        _write_error(name, exc)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            _write_error(name, exc)
-        raise
+    atomic_write(path, data, what="the evidence report")
 
 
 # -- reading ------------------------------------------------------------------------------

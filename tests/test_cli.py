@@ -15,7 +15,7 @@ import pytest
 
 import pytest_parity.__main__
 from pytest_parity import __version__
-from pytest_parity.cli import atomic_write, load_evidence, main
+from pytest_parity.cli import load_evidence, main
 from pytest_parity.evidence import decide_gate, evaluate
 from pytest_parity.matrix import BEGIN_MARKER, END_MARKER, MARKDOWN_HEADER
 from pytest_parity.model import (
@@ -28,7 +28,7 @@ from pytest_parity.model import (
     TestRecord,
     Waiver,
 )
-from pytest_parity.report import read_report, write_report
+from pytest_parity.report import atomic_write, read_report, write_report
 
 if TYPE_CHECKING:
     from pathlib import Path
