@@ -22,7 +22,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .evidence import decide_gate
-from .model import Evidence, GateResult, InvariantResult, ParityError, TestRecord
+from .model import Evidence, GateResult, InvariantResult, ParityError, TestRecord, visible
 from .summary import gate_line
 
 if TYPE_CHECKING:
@@ -57,25 +57,20 @@ _ENTITY_ESCAPED = re.compile(r"[^A-Za-z0-9 ]")
 _LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|\Z)")
 
 
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def markdown_cell(text: str) -> str:
     """``text`` made safe as the content of one Markdown (GFM) table cell."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace("\\", "&#92;")
     text = _LINE_BREAK.sub("<br>", text)
     text = text.replace("\t", " ")
-    text = _CONTROL.sub(_visible, text)
+    text = _CONTROL.sub(visible, text)
     return text.replace("|", "\\|").strip()
 
 
 def code_span(text: str) -> str:
     """``text`` (a node ID) as a Markdown code span that is safe inside a table cell."""
-    text = _LINE_BREAK.sub(lambda m: "".join(f"\\x{ord(c):02x}" for c in m.group()), text)
-    text = _CONTROL.sub(_visible, text.replace("\t", "\\x09"))
+    text = _LINE_BREAK.sub(lambda m: re.sub(".", visible, m.group(), flags=re.DOTALL), text)
+    text = _CONTROL.sub(visible, text.replace("\t", "\\x09"))
     if "\\|" in text:
         # A backslash before the escaped pipe: renderers disagree on whether that pipe
         # ends the cell. An HTML <code> element with every punctuation character as an

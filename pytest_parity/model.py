@@ -67,6 +67,13 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def visible(match: re.Match[str]) -> str:
+    """A ``re.sub`` replacement showing one character as the text ``\\xNN`` / ``\\uNNNN``
+    (how the report, the matrix and the summary show characters they cannot print)."""
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class ParityError(Exception):
     """Bad user input (registry, marker, option, report file). The message is for humans."""
 

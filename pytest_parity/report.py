@@ -41,6 +41,7 @@ from .model import (
     TestRecord,
     Waiver,
     gc_paused,
+    visible,
 )
 
 if TYPE_CHECKING:
@@ -88,16 +89,11 @@ _REQUIRED = (P_VERSION, P_SHA, P_GATE, P_GATE_RESULT, P_FLAKY, P_REGISTRY)
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 forbids replaced by ``\\xNN`` / ``\\uNNNN``."""
     if _FORBIDDEN.search(text) is None:
         return text
-    return _FORBIDDEN.sub(_visible, text)
+    return _FORBIDDEN.sub(visible, text)
 
 
 def _escape_text(text: str) -> str:
