@@ -120,33 +120,27 @@ def _escape_attr(text: str) -> str:
     return text
 
 
-def _serialize(root: Any) -> bytes:
+def _serialize(root: Any, test_properties: Any = None, tests_xml: str = "") -> bytes:
     """Pretty, deterministic UTF-8 serialization of an ElementTree (or lxml) element.
 
     Attributes keep the order they were set in; an element has either text or children
-    (the report never mixes them). Linear in the size of the document.
+    (the report never mixes them). ``tests_xml``, the ``parity.test`` properties already
+    rendered (see :func:`_test_properties`), goes at the end of the ``test_properties``
+    element. Linear in the size of the document.
     """
     out: list[str] = [_XML_DECLARATION]
 
     def emit(elem: Any, indent: str) -> None:
-        if elem.tag == "properties":  # the bulk of a big report: keep it lean
+        if elem.tag == "properties":
             inner = indent + "  "
             out.append(f"{indent}<properties>\n")
             for prop in elem:
-                name, value = prop.get("name"), prop.get("value")
-                if name == P_TEST:  # ASCII JSON: only markup characters need escaping
-                    value = (
-                        value.replace("&", "&amp;")
-                        .replace("<", "&lt;")
-                        .replace(">", "&gt;")
-                        .replace('"', "&quot;")
-                    )
-                    out.append(f'{inner}<property name="{P_TEST}" value="{value}"/>\n')
-                else:
-                    out.append(
-                        f'{inner}<property name="{_escape_attr(name)}" '
-                        f'value="{_escape_attr(value)}"/>\n'
-                    )
+                out.append(
+                    f'{inner}<property name="{_escape_attr(prop.get("name"))}" '
+                    f'value="{_escape_attr(prop.get("value"))}"/>\n'
+                )
+            if elem is test_properties:  # the bulk of a big report: rendered in one go
+                out.append(tests_xml)
             out.append(f"{indent}</properties>\n")
             return
         attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
@@ -207,11 +201,33 @@ _json_str: Any = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
 )
 
 
-def _test_json(rec: TestRecord) -> str:
-    """``[nodeid, outcome, [ids], [milestones]]`` exactly as ``_JSON`` would write it."""
-    ids = ",".join(map(_json_str, rec.invariants))
-    milestones = ",".join(map(_json_str, rec.milestones))
-    return f'[{_json_str(rec.nodeid)},"{rec.outcome}",[{ids}],[{milestones}]]'
+def _test_properties(records: Iterable[TestRecord], indent: str) -> str:
+    """The ``<property name="parity.test" .../>`` lines of ``records``, one per record.
+
+    The value is ``[nodeid, outcome, [ids], [milestones]]`` exactly as ``_JSON`` would
+    write it. This is the bulk of a big report, so it is rendered without an element per
+    test: ASCII JSON is XML-safe by construction (and never holds a raw newline), so the
+    values are joined by newlines, escaped for a double-quoted attribute in one pass per
+    markup character, and the newlines become the markup between the properties. The JSON
+    of the ID lists, shared by many tests, is rendered once per distinct pair of lists.
+    """
+    tails: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+    values: list[str] = []
+    for rec in records:
+        key = (rec.invariants, rec.milestones)
+        tail = tails.get(key)
+        if tail is None:
+            tail = tails[key] = f",{_JSON(list(rec.invariants))},{_JSON(list(rec.milestones))}]"
+        values.append(f'[{_json_str(rec.nodeid)},"{rec.outcome}"{tail}')
+    if not values:
+        return ""
+    body = "\n".join(values)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        if char in body:
+            body = body.replace(char, entity)
+    head = f'{indent}<property name="{P_TEST}" value="'
+    end = '"/>\n'
+    return head + body.replace("\n", end + head) + end
 
 
 def _gate_result(gate: GateResult | None) -> str:
@@ -288,21 +304,12 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
     return case, status
 
 
-def _properties(
-    common: list[tuple[str, str]],
-    extra: Iterable[tuple[str, str]],
-    tests: Iterable[str] = (),
-) -> Any:
+def _properties(common: list[tuple[str, str]], extra: Iterable[tuple[str, str]]) -> Any:
     props: Any = Properties()  # type: ignore[no-untyped-call]
     for name, value in common:
         props.append(Property(name, xml_safe(value)))
     for name, value in extra:
         props.append(Property(name, xml_safe(value)))
-    # one per tagged test: plain elements (a junitparser wrapper each would dominate the
-    # build time of big runs); the values are ASCII JSON, XML-safe by construction
-    elem = props._elem
-    make = elem.makeelement
-    elem.extend([make("property", {"name": P_TEST, "value": value}) for value in tests])
     return props
 
 
@@ -327,7 +334,8 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
     ]
     registry_json = _JSON(registry.to_data())
     records = sorted(evidence.records.values(), key=lambda rec: rec.nodeid)
-    test_values = [_test_json(rec) for rec in records]
+    # root > testsuite > properties > property: three levels of two spaces
+    tests_xml = _test_properties(records, "      ")
 
     by_milestone: dict[str, list[InvariantResult]] = {m: [] for m in registry.milestone_ids()}
     for inv_id, inv in registry.invariants.items():
@@ -342,6 +350,7 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
         (_NO_MILESTONE_SUITE, "", [])
     ]
     root: Any = JUnitXml("pytest-parity")
+    test_properties: Any = None
     total_tests = total_failures = 0
     suites: list[Any] = []
     for index, (classname, title, results) in enumerate(groups):
@@ -364,7 +373,10 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
             extra.append((P_INCOMPLETE, evidence.incomplete))
         if index == 0:
             extra.append((P_REGISTRY, registry_json))
-        suite.append(_properties(common, extra, test_values if index == 0 else ()))
+        props = _properties(common, extra)
+        if index == 0:
+            test_properties = props._elem
+        suite.append(props)
         for case in cases:
             suite.append(case)
         suites.append(suite)
@@ -375,7 +387,7 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
     root.errors = 0
     for suite in suites:
         root.append(suite)
-    return _serialize(root._elem)
+    return _serialize(root._elem, test_properties, tests_xml)
 
 
 # -- writing ------------------------------------------------------------------------------
