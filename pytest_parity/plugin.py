@@ -358,7 +358,13 @@ class ParitySession:
     def _tag_items(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         match = None if self.matcher.empty else self.matcher.match
         parse = self._parse_mark
+        # marks without keywords, by their arguments: what parse() would return (the
+        # common case, looked up here to save a call per test)
+        plain = self._mark_cache
+        tag_of = self._tag
         tagged = self.tagged
+        # only -k reads keywords: without it, do not grow 5,000 keyword sets for nothing
+        add_keywords = bool(self.config.option.keyword)
         errors: list[tuple[pytest.Item, str]] = []
         # The parity marks of an item are its own plus those of its parents (class, module,
         # package): what item.iter_markers("parity") yields, but each parent's share is
@@ -375,29 +381,37 @@ class ParitySession:
             return found
 
         for item in items:
+            parent = item.parent
+            marks = inherited.get(id(parent))
+            if marks is None:
+                marks = marks_from(parent)
+            own = [mark for mark in item.own_markers if mark.name == "parity"]
+            if marks:
+                own += marks
             tag: _Tag | None = None
-            try:
-                for mark in (
-                    *(m for m in item.own_markers if m.name == "parity"),
-                    *marks_from(item.parent),
-                ):
-                    one = parse(mark)
-                    tag = one if tag is None else self._tag(tag[0] + one[0], tag[1] + one[1])
-            except _BadMarker as exc:
-                errors.append((item, str(exc)))
-                continue
+            if len(own) == 1 and not own[0].kwargs:
+                try:
+                    tag = plain.get(own[0].args)
+                except TypeError:  # unhashable arguments: parse() rejects them
+                    pass
+            if tag is None and own:
+                try:
+                    for mark in own:
+                        one = parse(mark)
+                        tag = one if tag is None else tag_of(tag[0] + one[0], tag[1] + one[1])
+                except _BadMarker as exc:
+                    errors.append((item, str(exc)))
+                    continue
+            nodeid = item.nodeid
             if match is not None:
-                globbed = match(item.nodeid)
+                globbed = match(nodeid)
                 if globbed:
-                    tag = (
-                        self._tag(globbed, ())
-                        if tag is None
-                        else self._tag(tag[0] + globbed, tag[1])
-                    )
+                    tag = tag_of(globbed, ()) if tag is None else tag_of(tag[0] + globbed, tag[1])
             if tag is None:
                 continue
-            tagged[item.nodeid] = tag
-            item.extra_keyword_matches.update(tag[2])
+            tagged[nodeid] = tag
+            if add_keywords:
+                item.extra_keyword_matches.update(tag[2])
         self.collected = True
         if errors:
             _fail_collection(session, items, errors)
