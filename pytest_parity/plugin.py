@@ -393,7 +393,7 @@ class ParitySession:
                 try:
                     tag = plain.get(own[0].args)
                 except TypeError:  # unhashable arguments: parse() rejects them
-                    pass
+                    tag = None
             if tag is None and own:
                 try:
                     for mark in own:

@@ -24,7 +24,6 @@ import secrets
 import stat
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, NoReturn
-from xml.parsers import expat
 
 from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 
@@ -545,6 +544,8 @@ def _refuse_dtd(*args: object) -> NoReturn:
 
 def _parse(fh: IO[bytes], limit: int) -> _Collector:
     """Stream ``fh`` through expat; raises _Refused or expat.ExpatError."""
+    from xml.parsers import expat
+
     collector = _Collector()
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -626,6 +627,9 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
     not an evidence report, corrupt) raises a :class:`ParityError` with one line that
     names the file.
     """
+    # only reading needs expat: the plugin, which only writes, does not load it
+    from xml.parsers import expat
+
     name = os.fspath(path)
     try:
         info = os.stat(name)
