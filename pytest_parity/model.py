@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
 Outcome = Literal["passed", "failed", "skipped", "flaky", "not-run"]
@@ -78,8 +77,12 @@ class ParityError(Exception):
     """Bad user input (registry, marker, option, report file). The message is for humans."""
 
 
-@dataclass(frozen=True)
-class Waiver:
+# The value types are NamedTuples and the two mutable ones plain classes, not dataclasses:
+# the plugin imports this module in every active run, and creating eight dataclasses
+# (which compiles their generated methods) cost about 3 ms of it.
+
+
+class Waiver(NamedTuple):
     reason: str
     until: dt.date
 
@@ -88,14 +91,12 @@ class Waiver:
         return today <= self.until
 
 
-@dataclass(frozen=True)
-class Milestone:
+class Milestone(NamedTuple):
     id: str
     title: str = ""
 
 
-@dataclass(frozen=True)
-class Invariant:
+class Invariant(NamedTuple):
     id: str
     milestone: str
     title: str
@@ -104,13 +105,37 @@ class Invariant:
     waiver: Waiver | None = None
 
 
-@dataclass
 class Registry:
     """The declared milestones (ordered) and invariants (declared order)."""
 
-    milestones: list[Milestone]
-    invariants: dict[str, Invariant] = field(default_factory=dict)
-    source: str = "<registry>"
+    __slots__ = ("invariants", "milestones", "source")
+
+    def __init__(
+        self,
+        milestones: list[Milestone],
+        invariants: dict[str, Invariant] | None = None,
+        source: str = "<registry>",
+    ) -> None:
+        self.milestones = milestones
+        self.invariants: dict[str, Invariant] = {} if invariants is None else invariants
+        self.source = source
+
+    def __repr__(self) -> str:
+        return (
+            f"Registry(milestones={self.milestones!r}, invariants={self.invariants!r}, "
+            f"source={self.source!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Registry):
+            return NotImplemented
+        return (self.milestones, self.invariants, self.source) == (
+            other.milestones,
+            other.invariants,
+            other.source,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
     def milestone_ids(self) -> list[str]:
         return [m.id for m in self.milestones]
@@ -236,8 +261,7 @@ def merge_records(groups: Iterable[Iterable[TestRecord]]) -> dict[str, TestRecor
     return merged
 
 
-@dataclass(frozen=True)
-class InvariantResult:
+class InvariantResult(NamedTuple):
     invariant: Invariant
     status: Status
     reason: str
@@ -252,24 +276,56 @@ class InvariantResult:
         return tuple(t for t in self.tests if t.outcome in ("passed", "flaky"))
 
 
-@dataclass
 class Evidence:
     """The final per-invariant evidence of a run (or of merged reports)."""
 
-    registry: Registry
-    results: dict[str, InvariantResult]
-    records: dict[str, TestRecord]
-    flaky: FlakyPolicy = "fail"
-    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date())
-    #: why the run cannot vouch for its gate (``--collect-only``, stopped early,
-    #: collection errors); ``None`` for a complete run
-    incomplete: str | None = None
-    #: ``(invariant ID, glob)`` of registry ``tests`` globs that matched no collected test
-    stale_globs: tuple[tuple[str, str], ...] = ()
+    __slots__ = (
+        "flaky",
+        "incomplete",
+        "records",
+        "registry",
+        "results",
+        "stale_globs",
+        "today",
+    )
+
+    def __init__(
+        self,
+        registry: Registry,
+        results: dict[str, InvariantResult],
+        records: dict[str, TestRecord],
+        flaky: FlakyPolicy = "fail",
+        today: dt.date | None = None,
+        incomplete: str | None = None,
+        stale_globs: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.registry = registry
+        self.results = results
+        self.records = records
+        self.flaky: FlakyPolicy = flaky
+        self.today = dt.datetime.now(dt.timezone.utc).date() if today is None else today
+        #: why the run cannot vouch for its gate (``--collect-only``, stopped early,
+        #: collection errors); ``None`` for a complete run
+        self.incomplete = incomplete
+        #: ``(invariant ID, glob)`` of registry ``tests`` globs that matched no collected test
+        self.stale_globs = stale_globs
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _EVIDENCE_FIELDS)
+        return f"Evidence({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evidence):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _EVIDENCE_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
 
-@dataclass(frozen=True)
-class GateResult:
+_EVIDENCE_FIELDS = ("registry", "results", "records", "flaky", "today", "incomplete", "stale_globs")
+
+
+class GateResult(NamedTuple):
     scope: str
     milestones: tuple[str, ...]
     passed: bool

@@ -8,6 +8,7 @@ import pytest
 
 from pytest_parity.evidence import OutcomeTracker, decide_gate, evaluate, status_counts
 from pytest_parity.model import (
+    Evidence,
     Invariant,
     Milestone,
     ParityError,
@@ -343,3 +344,39 @@ def test_gc_paused_restores_the_collectors_state() -> None:
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+class TestModelObjects:
+    """Registry and Evidence compare by value and show their fields, as the hooks' users
+    would expect of plain data objects."""
+
+    def test_registry_equality_and_repr(self) -> None:
+        a = registry(Invariant("A-1", "M1", "one"))
+        b = registry(Invariant("A-1", "M1", "one"))
+        assert a == b
+        b.add(Invariant("B-2", "M1", "two"))
+        assert a != b
+        assert a != "not a registry"
+        assert repr(a).startswith("Registry(milestones=[Milestone(id='M1', title='')")
+        assert "source='parity.toml'" in repr(a)
+        with pytest.raises(TypeError):
+            hash(a)
+
+    def test_evidence_equality_and_repr(self) -> None:
+        reg = registry(Invariant("A-1", "M1", "one"))
+        records = {"t.py::a": rec("t.py::a", "passed", "A-1")}
+        first = evaluate(reg, records, today=TODAY)
+        second = evaluate(reg, records, today=TODAY)
+        assert first == second
+        assert first != evaluate(reg, records, today=TODAY, incomplete="stopped")
+        assert first != reg
+        assert repr(first).startswith("Evidence(registry=Registry(")
+        assert "incomplete=None" in repr(first)
+        with pytest.raises(TypeError):
+            hash(first)
+
+    def test_evidence_today_defaults_to_the_utc_date(self) -> None:
+        before = dt.datetime.now(dt.timezone.utc).date()
+        ev = Evidence(registry(), {}, {})
+        after = dt.datetime.now(dt.timezone.utc).date()  # the run may cross midnight
+        assert ev.today in (before, after)
