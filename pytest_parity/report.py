@@ -86,17 +86,27 @@ _REQUIRED = (P_VERSION, P_SHA, P_GATE, P_GATE_RESULT, P_FLAKY, P_REGISTRY)
 #: Characters XML 1.0 does not allow anywhere, not even as character references. In a
 #: Python ``str`` every surrogate code point is a lone surrogate (UTF-8 cannot encode it).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: the forbidden characters an ASCII text can hold
+_FORBIDDEN_ASCII = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
 
 def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 forbids replaced by ``\\xNN`` / ``\\uNNNN``."""
+    # fast path for ASCII text (the usual report), several times quicker than the regex
+    if text.isascii() and not _has_ascii_forbidden(text):
+        return text
     if _FORBIDDEN.search(text) is None:
         return text
     return _FORBIDDEN.sub(visible, text)
 
 
+def _has_ascii_forbidden(text: str) -> bool:
+    data = text.encode("ascii")
+    return len(data.translate(None, _FORBIDDEN_ASCII)) != len(data)
+
+
 def _escape_text(text: str) -> str:
-    text = xml_safe(text)
+    """Escape markup characters; forbidden characters are made safe by :func:`_serialize`."""
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
@@ -120,16 +130,24 @@ def _escape_attr(text: str) -> str:
 
 
 def _serialize(root: Any, test_properties: Any = None, tests_xml: str = "") -> bytes:
-    """Pretty, deterministic UTF-8 serialization of an ElementTree (or lxml) element.
+    """Pretty, deterministic, XML-safe UTF-8 serialization of an ElementTree element.
 
     Attributes keep the order they were set in; an element has either text or children
     (the report never mixes them). ``tests_xml``, the ``parity.test`` properties already
     rendered (see :func:`_test_properties`), goes at the end of the ``test_properties``
     element. Linear in the size of the document.
+
+    Text and attribute values may hold characters XML forbids: the document is made
+    XML-safe in one pass at the end (:func:`xml_safe`), which is the same as making each
+    value safe, since markup never holds such a character and their visible replacements
+    hold no markup character. ``tests_xml`` (ASCII JSON, safe by construction) is left out
+    of that pass.
     """
     out: list[str] = [_XML_DECLARATION]
+    split = 0  # where tests_xml goes in out
 
     def emit(elem: Any, indent: str) -> None:
+        nonlocal split
         if elem.tag == "properties":
             inner = indent + "  "
             out.append(f"{indent}<properties>\n")
@@ -139,7 +157,7 @@ def _serialize(root: Any, test_properties: Any = None, tests_xml: str = "") -> b
                     f'value="{_escape_attr(prop.get("value"))}"/>\n'
                 )
             if elem is test_properties:  # the bulk of a big report: rendered in one go
-                out.append(tests_xml)
+                split = len(out)
             out.append(f"{indent}</properties>\n")
             return
         attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
@@ -156,7 +174,9 @@ def _serialize(root: Any, test_properties: Any = None, tests_xml: str = "") -> b
             out.append(f"{indent}<{elem.tag}{attrs}/>\n")
 
     emit(root, "")
-    return "".join(out).encode("utf-8")
+    head = xml_safe("".join(out[:split]))
+    tail = xml_safe("".join(out[split:]))
+    return f"{head}{tests_xml}{tail}".encode("utf-8")
 
 
 # -- timestamps ---------------------------------------------------------------------------
@@ -250,7 +270,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
     inv = result.invariant
     waiver = inv.waiver
     expired = waiver if result.waiver_expired else None
-    case = TestCase(xml_safe(inv.id), xml_safe(classname))
+    case = TestCase(inv.id, classname)
     case.time = 0
     lines = [f"{inv.id}: {inv.title}"]
     if result.reason:
@@ -269,15 +289,15 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
         if others:
             lines.append(f"other tests naming it ({len(others)}):")
             lines.extend(_test_lines(others))
-        case.system_out = xml_safe("\n".join(lines))
+        case.system_out = "\n".join(lines)
         return case, status
     if status == "waived":
         text = result.reason if waiver is None else _waiver_text(waiver)
-        skipped = Skipped(xml_safe(f"waived: {text}"))
+        skipped = Skipped(f"waived: {text}")
         if result.tests:
             lines.append(f"tests naming it ({len(result.tests)}):")
             lines.extend(_test_lines(result.tests))
-        skipped.text = xml_safe("\n".join(lines))
+        skipped.text = "\n".join(lines)
         case.result = [skipped]
         return case, status
     # failed, missing, not-run (a waiver that expired waives nothing: it lands here)
@@ -297,8 +317,8 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
         lines.append(f"tests naming it ({len(result.tests)}, min_tests = {inv.min_tests}):")
         lines.extend(_test_lines(bad))
         lines.extend(_test_lines(good))
-    failure = Failure(xml_safe(message), f"parity.{status}")
-    failure.text = xml_safe("\n".join(lines))
+    failure = Failure(message, f"parity.{status}")
+    failure.text = "\n".join(lines)
     case.result = [failure]
     return case, status
 
@@ -306,9 +326,9 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
 def _properties(common: list[tuple[str, str]], extra: Iterable[tuple[str, str]]) -> Any:
     props: Any = Properties()  # type: ignore[no-untyped-call]
     for name, value in common:
-        props.append(Property(name, xml_safe(value)))
+        props.append(Property(name, value))
     for name, value in extra:
-        props.append(Property(name, xml_safe(value)))
+        props.append(Property(name, value))
     return props
 
 
@@ -353,7 +373,7 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
     total_tests = total_failures = 0
     suites: list[Any] = []
     for index, (classname, title, results) in enumerate(groups):
-        suite: Any = TestSuite(xml_safe(classname))
+        suite: Any = TestSuite(classname)
         cases = []
         failures = skipped = 0
         for result in results:
