@@ -34,6 +34,24 @@ _SKIPPED = 16
 _RERUN = 32
 _PHASE_BIT = {"setup": _SETUP, "call": _CALL, "teardown": _TEARDOWN}
 
+
+def _state_outcome(state: int | None) -> Outcome:
+    if state is None:
+        return "not-run"
+    if state & _FAILED:
+        return "failed"
+    if state & _SKIPPED:
+        return "skipped"
+    if state & _ALL_PHASES == _ALL_PHASES:
+        return "flaky" if state & _RERUN else "passed"
+    return "not-run"
+
+
+#: every folded state's outcome (a lookup instead of a call per test)
+_OUTCOME_OF_STATE: dict[int | None, Outcome] = {
+    state: _state_outcome(state) for state in (None, *range(_RERUN << 1))
+}
+
 #: how many test names a one-line reason lists before "and N more"
 _REASON_NAMES = 5
 
@@ -52,49 +70,52 @@ class OutcomeTracker:
     at the end, so one worker's rerun never hides another worker's failure.
     """
 
-    __slots__ = ("_by_worker",)
+    __slots__ = ("_by_worker", "_states")
 
     def __init__(self) -> None:
-        self._by_worker: dict[str, dict[str, int]] = {}
+        #: the states of reports given without a worker key (all of them, but under
+        #: ``--dist each``): kept apart, as the hot path of every run
+        self._states: dict[str, int] = {}
+        self._by_worker: dict[str, dict[str, int]] = {"": self._states}
 
     def add(
         self, nodeid: str, when: str, outcome: str, wasxfail: bool = False, worker: str = ""
     ) -> None:
-        states = self._by_worker.get(worker)
-        if states is None:
-            states = self._by_worker[worker] = {}
-        state = states.get(nodeid, 0)
+        if worker:
+            states = self._by_worker.get(worker)
+            if states is None:
+                states = self._by_worker[worker] = {}
+        else:
+            states = self._states
         if outcome == "passed":
             # a non-strict xpass reports "passed" with wasxfail: it never proves
-            state |= _SKIPPED if wasxfail else _PHASE_BIT.get(when, 0)
-        elif outcome == "failed":
-            state |= _FAILED
+            states[nodeid] = states.get(nodeid, 0) | (
+                _SKIPPED if wasxfail else _PHASE_BIT.get(when, 0)
+            )
         elif outcome == "skipped":
-            state |= _SKIPPED
+            states[nodeid] = states.get(nodeid, 0) | _SKIPPED
         elif outcome == "rerun":
-            state = _RERUN
-        else:  # an outcome we do not know cannot prove anything
-            state |= _FAILED
-        states[nodeid] = state
+            states[nodeid] = _RERUN
+        else:  # failed, or an outcome we do not know: it cannot prove anything
+            states[nodeid] = states.get(nodeid, 0) | _FAILED
 
     def outcome(self, nodeid: str) -> Outcome:
         """The outcome of one test; ``not-run`` if no report of it was seen."""
-        result: Outcome = "not-run"
-        for states in self._by_worker.values():
-            state = states.get(nodeid)
-            if state is None:
-                continue
-            if state & _FAILED:
-                return "failed"
-            one: Outcome
-            if state & _SKIPPED:
-                one = "skipped"
-            elif state & _ALL_PHASES == _ALL_PHASES:
-                one = "flaky" if state & _RERUN else "passed"
-            else:
-                one = "not-run"
-            if OUTCOME_RANK[one] > OUTCOME_RANK[result]:
-                result = one
+        return self.outcomes((nodeid,))[0]
+
+    def outcomes(self, nodeids: Iterable[str]) -> list[Outcome]:
+        """The outcomes of ``nodeids``, in order (one pass: the end of a big run asks for
+        every tagged test)."""
+        if len(self._by_worker) == 1:  # the usual case: one fold per test
+            return [_OUTCOME_OF_STATE[state] for state in map(self._states.get, nodeids)]
+        result: list[Outcome] = []
+        for nodeid in nodeids:
+            best: Outcome = "not-run"
+            for states in self._by_worker.values():
+                one = _OUTCOME_OF_STATE[states.get(nodeid)]
+                if OUTCOME_RANK[one] > OUTCOME_RANK[best]:
+                    best = one
+            result.append(best)
         return result
 
     def __contains__(self, nodeid: object) -> bool:

@@ -115,6 +115,21 @@ class TestOutcomeTracker:
         assert tracker.outcome("t") == "passed"
         assert tracker.outcome("u") == "not-run"
 
+    @pytest.mark.parametrize("worker", ["", "gw0"])
+    def test_outcomes_in_bulk_keep_the_order_asked(self, worker: str) -> None:
+        tracker = OutcomeTracker()
+        for when, outcome in PASS3:
+            tracker.add("p", when, outcome, worker=worker)
+        tracker.add("f", "call", "failed", worker=worker)
+        tracker.add("s", "setup", "skipped", worker=worker)
+        tracker.add("r", "call", "rerun", worker=worker)
+        for when, outcome in PASS3:
+            tracker.add("r", when, outcome, worker=worker)
+        asked = ["unseen", "s", "p", "r", "f"]
+        expected = ["not-run", "skipped", "passed", "flaky", "failed"]
+        assert tracker.outcomes(asked) == expected
+        assert [tracker.outcome(n) for n in asked] == expected
+
 
 def registry(*invariants: Invariant, milestones: tuple[str, ...] = ("M1", "M2", "M3")) -> Registry:
     reg = Registry([Milestone(m) for m in milestones], source="parity.toml")
