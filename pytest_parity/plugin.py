@@ -202,8 +202,8 @@ class _BadMarker(Exception):
     pass
 
 
-#: a test's parity tag: (sorted invariant IDs, sorted ``milestone=`` tags, ``-k`` keywords)
-_Tag = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+#: a test's parity tag: (sorted invariant IDs, sorted ``milestone=`` tags)
+_Tag = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 class ParitySession:
@@ -328,13 +328,17 @@ class ParitySession:
             cache[key] = tag
         return tag
 
-    def _tag(self, invariants: Iterable[str], milestones: Iterable[str]) -> _Tag:
-        """(sorted invariant IDs, sorted ``milestone=`` tags, keywords for ``-k``)."""
-        inv = tuple(sorted(set(invariants)))
-        ms = tuple(sorted(set(milestones)))
+    @staticmethod
+    def _tag(invariants: Iterable[str], milestones: Iterable[str]) -> _Tag:
+        """(sorted invariant IDs, sorted ``milestone=`` tags)."""
+        return tuple(sorted(set(invariants))), tuple(sorted(set(milestones)))
+
+    def _keywords(self, tag: _Tag) -> tuple[str, ...]:
+        """A tag's keywords for ``-k``: its invariant IDs and milestones, and the milestone
+        of each of its invariants."""
+        inv, ms = tag
         milestone_of = self.milestone_of
-        keywords = tuple(sorted({*inv, *ms, *(milestone_of[i] for i in inv)}))
-        return inv, ms, keywords
+        return tuple(sorted({*inv, *ms, *(milestone_of[i] for i in inv)}))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -351,7 +355,7 @@ class ParitySession:
             # lists object by object (seconds of controller CPU on big suites)
             # (runs in xdist worker processes, which in-process coverage does not see)
             config.workeroutput[_WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
-                [[nodeid, inv, ms] for nodeid, (inv, ms, _) in self.tagged.items()],
+                [[nodeid, inv, ms] for nodeid, (inv, ms) in self.tagged.items()],
                 separators=(",", ":"),
             )
 
@@ -364,7 +368,7 @@ class ParitySession:
         tag_of = self._tag
         tagged = self.tagged
         # only -k reads keywords: without it, do not grow 5,000 keyword sets for nothing
-        add_keywords = bool(self.config.option.keyword)
+        keywords_of: dict[_Tag, tuple[str, ...]] | None = {} if self.config.option.keyword else None
         errors: list[tuple[pytest.Item, str]] = []
         # The parity marks of an item are its own plus those of its parents (class, module,
         # package): what item.iter_markers("parity") yields, but each parent's share is
@@ -410,8 +414,11 @@ class ParitySession:
             if tag is None:
                 continue
             tagged[nodeid] = tag
-            if add_keywords:
-                item.extra_keyword_matches.update(tag[2])
+            if keywords_of is not None:
+                keywords = keywords_of.get(tag)
+                if keywords is None:
+                    keywords = keywords_of[tag] = self._keywords(tag)
+                item.extra_keyword_matches.update(keywords)
         self.collected = True
         if errors:
             _fail_collection(session, items, errors)
@@ -447,7 +454,7 @@ class ParityController(ParitySession):
         tagged = self.tagged
         for nodeid, inv, ms in json.loads(data):
             if nodeid not in tagged:
-                tagged[nodeid] = (tuple(inv), tuple(ms), ())
+                tagged[nodeid] = (tuple(inv), tuple(ms))
 
     # -- the end of the run ---------------------------------------------------------------
 
@@ -473,11 +480,12 @@ class ParityController(ParitySession):
         from .model import ParityError, TestRecord, gc_paused
         from .summary import GATE_FAILED_EXIT
 
-        outcome = self.tracker.outcome
         with gc_paused():
+            tagged = sorted(self.tagged.items())
+            outcomes = self.tracker.outcomes([nodeid for nodeid, _ in tagged])
             records = {
-                nodeid: TestRecord(nodeid, outcome(nodeid), inv, ms)
-                for nodeid, (inv, ms, _) in sorted(self.tagged.items())
+                nodeid: TestRecord(nodeid, outcome, inv, ms)
+                for (nodeid, (inv, ms)), outcome in zip(tagged, outcomes, strict=True)
             }
             evidence = evaluate(
                 self.registry,
