@@ -176,7 +176,7 @@ def _serialize(root: Any, test_properties: Any = None, tests_xml: str = "") -> b
     emit(root, "")
     head = xml_safe("".join(out[:split]))
     tail = xml_safe("".join(out[split:]))
-    return f"{head}{tests_xml}{tail}".encode("utf-8")
+    return f"{head}{tests_xml}{tail}".encode()
 
 
 # -- timestamps ---------------------------------------------------------------------------
@@ -236,7 +236,9 @@ def _test_properties(records: Iterable[TestRecord], indent: str) -> str:
         key = (rec.invariants, rec.milestones)
         tail = tails.get(key)
         if tail is None:
-            tail = tails[key] = f",{_JSON(list(rec.invariants))},{_JSON(list(rec.milestones))}]"
+            ids = ",".join(map(_json_str, rec.invariants))
+            milestones = ",".join(map(_json_str, rec.milestones))
+            tail = tails[key] = f",[{ids}],[{milestones}]]"
         values.append(f'[{_json_str(rec.nodeid)},"{rec.outcome}"{tail}')
     if not values:
         return ""
@@ -257,8 +259,12 @@ def _gate_result(gate: GateResult | None) -> str:
     return "passed" if gate.passed else "failed"
 
 
+#: ``"  passed  "``: how a test's line in an invariant's text starts, by outcome
+_LINE_PREFIX = {outcome: f"  {outcome:<8}" for outcome in OUTCOMES}
+
+
 def _test_lines(records: Iterable[TestRecord]) -> list[str]:
-    return [f"  {rec.outcome:<8}{rec.nodeid}" for rec in records]
+    return [_LINE_PREFIX[rec.outcome] + rec.nodeid for rec in records]
 
 
 def _waiver_text(waiver: Waiver) -> str:
