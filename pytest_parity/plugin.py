@@ -340,6 +340,26 @@ class ParitySession:
         milestone_of = self.milestone_of
         return tuple(sorted({*inv, *ms, *(milestone_of[i] for i in inv)}))
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The run is over: let go of its state, as pytest's own junitxml does.
+
+        pluggy keeps every plugin ever registered in the call history of the historic
+        ``pytest_plugin_registered`` hook, so this object outlives the run (in pytester
+        runs, the whole process): its per-test data is dropped too. That data is mostly
+        NamedTuples, which the garbage collector never stops tracking (it untracks exact
+        tuples only), so every full collection after the run, such as the ones pytest
+        makes while unconfiguring, would otherwise walk thousands of them.
+        """
+        from .evidence import OutcomeTracker
+
+        del config.stash[_STATE_KEY]
+        config.pluginmanager.unregister(self)
+        self.tagged = {}
+        self.tracker = OutcomeTracker()
+        self._track = self.tracker.add
+        self.evidence = None
+        self.gate_result = None
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]

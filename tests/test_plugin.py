@@ -161,6 +161,34 @@ def test_options_in_one_group(pytester: pytest.Pytester) -> None:
 # -- proof policy -----------------------------------------------------------------------
 
 
+def test_state_is_released_when_the_run_ends(reg: pytest.Pytester) -> None:
+    # pluggy keeps registered plugins alive in pytest_plugin_registered's call history:
+    # the run's per-test data must not outlive the run
+    reg.makepyfile(
+        """
+        import pytest
+        @pytest.mark.parity("RUNKEY-01")
+        def test_a(): pass
+        """
+    )
+    recorder = reg.inline_run("-p", "no:randomly")
+    recorder.assertoutcome(passed=1)
+    config = recorder.getcall("pytest_sessionfinish").session.config
+    evidence = recorder.getcall("pytest_parity_evidence").evidence
+    assert evidence.records  # it saw the test ...
+    assert config.pluginmanager.get_plugin("parity-session") is None  # ... then let go
+    (leftover,) = {
+        call.plugin
+        for call in recorder.getcalls("pytest_plugin_registered")
+        if call.plugin_name == "parity-session"
+    }
+    assert leftover.tagged == {}
+    assert leftover.evidence is None
+    assert leftover.tracker.outcomes(["test_state_is_released_when_the_run_ends.py::test_a"]) == [
+        "not-run"
+    ]
+
+
 @XDIST
 def test_proven_and_gate_passes(reg: pytest.Pytester, xdist: bool) -> None:
     reg.makepyfile(
