@@ -47,9 +47,10 @@ _WAIVER_KEYS = ("reason", "until")
 
 _ID_RULE = "an ID starts with a letter or digit and has only letters, digits, '.', '_', ':', '-'"
 _CUTOFF = 0.6
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_COORDS = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
+# patterns needed only for string dates and error messages: ``re`` compiles them on first use
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_BARE_KEY = r"[A-Za-z0-9_-]+"
+_COORDS = r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$"
 
 
 # -- suggestions -----------------------------------------------------------------------
@@ -216,7 +217,7 @@ def _error_position(exc: BaseException, text: str) -> tuple[int, int, str]:
     if isinstance(msg, str) and isinstance(line, int) and isinstance(col, int):
         return line, col, msg
     text_msg = str(exc)
-    match = _COORDS.search(text_msg)
+    match = re.search(_COORDS, text_msg)
     if match is None:
         return 0, 0, text_msg
     msg = text_msg[: match.start()]
@@ -254,7 +255,7 @@ def load_registry(path: Path) -> Registry:
 
 def _key(key: str) -> str:
     """A key as TOML writes it: bare when it can be, else a quoted string."""
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+    return key if re.fullmatch(_BARE_KEY, key) else json.dumps(key, ensure_ascii=False)
 
 
 def _type_name(value: object) -> str:
@@ -485,7 +486,7 @@ class _Checker:
             )
         if isinstance(value, dt.date):
             return value
-        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        if isinstance(value, str) and re.fullmatch(_ISO_DATE, value):
             try:
                 return dt.date.fromisoformat(value)
             except ValueError as exc:

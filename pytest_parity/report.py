@@ -22,8 +22,7 @@ import os
 import re
 import secrets
 import stat
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 
@@ -85,7 +84,8 @@ _REQUIRED = (P_VERSION, P_SHA, P_GATE, P_GATE_RESULT, P_FLAKY, P_REGISTRY)
 
 #: Characters XML 1.0 does not allow anywhere, not even as character references. In a
 #: Python ``str`` every surrogate code point is a lone surrogate (UTF-8 cannot encode it).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: (compiled by ``re`` on first use: most reports never need it)
+_FORBIDDEN = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 #: the forbidden characters an ASCII text can hold
 _FORBIDDEN_ASCII = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
@@ -95,9 +95,9 @@ def xml_safe(text: str) -> str:
     # fast path for ASCII text (the usual report), several times quicker than the regex
     if text.isascii() and not _has_ascii_forbidden(text):
         return text
-    if _FORBIDDEN.search(text) is None:
+    if re.search(_FORBIDDEN, text) is None:
         return text
-    return _FORBIDDEN.sub(visible, text)
+    return re.sub(_FORBIDDEN, visible, text)
 
 
 def _has_ascii_forbidden(text: str) -> bool:
@@ -492,8 +492,7 @@ def write_report(
 # -- reading ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LoadedReport:
+class LoadedReport(NamedTuple):
     """What an evidence report carries, as :func:`read_report` gives it back."""
 
     path: str
