@@ -142,7 +142,7 @@ def _judge(
     today: dt.date,
 ) -> InvariantResult:
     inv = registry.invariants[inv_id]
-    tests.sort(key=lambda r: r.nodeid)
+    tests.sort()  # by node ID: a TestRecord's first field, unique among records
     waiver = inv.waiver
     waiver_expired = waiver is not None and not waiver.holds_on(today)
     expired_note = (
@@ -251,9 +251,11 @@ def decide_gate(evidence: Evidence, scope: str) -> GateResult:
     )
     bad_outcomes = {"failed", "flaky"} if evidence.flaky == "fail" else {"failed"}
     failed_suite = tuple(
-        rec
-        for rec in sorted(evidence.records.values(), key=lambda r: r.nodeid)
-        if rec.outcome in bad_outcomes and in_scope.intersection(rec.milestones)
+        sorted(
+            rec
+            for rec in evidence.records.values()
+            if rec.outcome in bad_outcomes and in_scope.intersection(rec.milestones)
+        )
     )
     return GateResult(
         scope=scope,

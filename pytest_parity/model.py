@@ -218,10 +218,15 @@ class Registry:
         Comments, whitespace, and the order of keys and of ``[invariants.*]`` tables do not
         change it; any declared value (including the order of milestones) does.
         """
-        data = self.to_data()
-        data["invariants"] = sorted(data["invariants"], key=lambda inv: inv["id"])
-        text = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        return data_sha256(self.to_data())
+
+
+def data_sha256(data: Mapping[str, Any]) -> str:
+    """:meth:`Registry.sha256` of the registry whose :meth:`Registry.to_data` is ``data``
+    (for a caller that has ``data`` already)."""
+    canonical = {**data, "invariants": sorted(data["invariants"], key=lambda inv: inv["id"])}
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 class TestRecord(NamedTuple):
