@@ -243,6 +243,8 @@ class ParitySession:
         # Otherwise one fold per test, so a crashed worker's rerun report (made by the
         # controller) and the retry on another worker still make one flaky test.
         self._per_worker = getattr(config.option, "dist", "no") == "each"
+        #: the distinct collection maps xdist workers sent (JSON strings)
+        self._worker_maps: set[str] = set()
         self.collection_errors = 0
         self.evidence: Evidence | None = None
         self.gate_result: GateResult | None = None
@@ -355,6 +357,7 @@ class ParitySession:
         del config.stash[_STATE_KEY]
         config.pluginmanager.unregister(self)
         self.tagged = {}
+        self._worker_maps = set()
         self.tracker = OutcomeTracker()
         self._track = self.tracker.add
         self.evidence = None
@@ -471,6 +474,11 @@ class ParityController(ParitySession):
         if data is None:  # the worker never finished collecting
             return
         self.collected = True
+        # Workers collect alike (xdist insists), so their maps are usually the same
+        # string: the same map again adds nothing, and parsing it is skipped.
+        if data in self._worker_maps:
+            return
+        self._worker_maps.add(data)
         tagged = self.tagged
         for nodeid, inv, ms in json.loads(data):
             if nodeid not in tagged:
