@@ -385,8 +385,7 @@ class ParitySession:
     def _tag_items(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         match = None if self.matcher.empty else self.matcher.match
         parse = self._parse_mark
-        # marks without keywords, by their arguments: what parse() would return (the
-        # common case, looked up here to save a call per test)
+        # marks without keywords, by their arguments: what parse() returns for them
         plain = self._mark_cache
         tag_of = self._tag
         tagged = self.tagged
@@ -407,23 +406,30 @@ class ParitySession:
                 found = inherited[id(node)] = own + marks_from(node.parent)
             return found
 
+        last_parent: Any = None
+        marks: tuple[Any, ...] = ()
         for item in items:
             parent = item.parent
-            marks = inherited.get(id(parent))
-            if marks is None:
-                marks = marks_from(parent)
-            own = [mark for mark in item.own_markers if mark.name == "parity"]
-            if marks:
-                own += marks
+            if parent is not last_parent:  # a module's or class's tests come in a row
+                last_parent = parent
+                marks = inherited.get(id(parent)) or marks_from(parent)
+            own = item.own_markers
             tag: _Tag | None = None
-            if len(own) == 1 and not own[0].kwargs:
+            if not marks and len(own) == 1:
+                # the common case, looked up without a call: the test's only mark is a
+                # parity mark without keywords that an earlier test already had
+                mark = own[0]
+                if mark.name == "parity" and not mark.kwargs:
+                    try:
+                        tag = plain.get(mark.args)
+                    except TypeError:  # unhashable arguments: parse() rejects them
+                        tag = None
+            if tag is None:
+                found = [mark for mark in own if mark.name == "parity"]
+                if marks:
+                    found += marks
                 try:
-                    tag = plain.get(own[0].args)
-                except TypeError:  # unhashable arguments: parse() rejects them
-                    tag = None
-            if tag is None and own:
-                try:
-                    for mark in own:
+                    for mark in found:
                         one = parse(mark)
                         tag = one if tag is None else tag_of(tag[0] + one[0], tag[1] + one[1])
                 except _BadMarker as exc:
