@@ -424,9 +424,11 @@ DEFAULT_CASES = CASES[:-1]
 
 
 def run_case(name: str, work: Path, rounds: int) -> list[Row]:
-    how = {"report-build": "best of 3", "cli": f"{min(rounds, 3)} runs each"}.get(
-        name, f"{rounds} rounds"
-    )
+    how = {
+        "report-build": "best of 3",
+        "cli": f"{min(rounds, 3)} runs each",
+        "instructions": "one counted run per side",
+    }.get(name, f"{rounds} rounds")
     print(f"\n== {name} ({how})", flush=True)
     start = time.perf_counter()
     work.mkdir(parents=True)

@@ -63,9 +63,15 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
             parts = [f"{counts[s]} {s}" for s in STATUSES if counts[s]]
             title = f" ({titles[milestone]})" if titles[milestone] else ""
             lines.append(f"{milestone}{title}: {', '.join(parts) or 'no invariants'}")
+    flaky_proofs = {
+        inv_id
+        for rec in evidence.records.values()
+        if rec.outcome == "flaky"
+        for inv_id in rec.invariants
+    }
     for result in evidence.results.values():
         inv = result.invariant
-        flaky_flag = " [flaky]" if any(t.outcome == "flaky" for t in result.tests) else ""
+        flaky_flag = " [flaky]" if inv.id in flaky_proofs else ""
         if result.status == "proven":
             if verbosity <= 0 and not flaky_flag:
                 continue
