@@ -8,6 +8,7 @@ records read back from evidence reports. Both then call :func:`decide_gate`.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable, Mapping
 
 from .model import (
@@ -21,6 +22,7 @@ from .model import (
     Registry,
     Status,
     TestRecord,
+    gc_paused,
 )
 from .registry import unmatched_globs
 
@@ -51,6 +53,9 @@ def _state_outcome(state: int | None) -> Outcome:
 _OUTCOME_OF_STATE: dict[int | None, Outcome] = {
     state: _state_outcome(state) for state in (None, *range(_RERUN << 1))
 }
+
+#: sort key of TestRecords: their node ID (a C-level key: no Python call per record)
+_NODEID = operator.attrgetter("nodeid")
 
 #: how many test names a one-line reason lists before "and N more"
 _REASON_NAMES = 5
@@ -142,7 +147,7 @@ def _judge(
     today: dt.date,
 ) -> InvariantResult:
     inv = registry.invariants[inv_id]
-    tests.sort()  # by node ID: a TestRecord's first field, unique among records
+    tests.sort(key=_NODEID)
     waiver = inv.waiver
     waiver_expired = waiver is not None and not waiver.holds_on(today)
     expired_note = (
@@ -207,32 +212,34 @@ def evaluate(
     """
     if today is None:
         today = dt.datetime.now(dt.timezone.utc).date()
-    by_inv: dict[str, list[TestRecord]] = {inv_id: [] for inv_id in registry.invariants}
-    for rec in records.values():
-        for inv_id in rec.invariants:
-            bucket = by_inv.get(inv_id)
-            if bucket is not None:
-                bucket.append(rec)
-    results = {
-        inv_id: _judge(registry, inv_id, tests, flaky, today) for inv_id, tests in by_inv.items()
-    }
-    stale = unmatched_globs(
-        registry,
-        {
-            inv_id: [rec.nodeid for rec in by_inv[inv_id]]
-            for inv_id, inv in registry.invariants.items()
-            if inv.tests
-        },
-    )
-    return Evidence(
-        registry=registry,
-        results=results,
-        records=dict(records),
-        flaky=flaky,
-        today=today,
-        incomplete=incomplete,
-        stale_globs=tuple(stale),
-    )
+    with gc_paused():  # a burst of small acyclic objects (see gc_paused)
+        by_inv: dict[str, list[TestRecord]] = {inv_id: [] for inv_id in registry.invariants}
+        for rec in records.values():
+            for inv_id in rec.invariants:
+                bucket = by_inv.get(inv_id)
+                if bucket is not None:
+                    bucket.append(rec)
+        results = {
+            inv_id: _judge(registry, inv_id, tests, flaky, today)
+            for inv_id, tests in by_inv.items()
+        }
+        stale = unmatched_globs(
+            registry,
+            {
+                inv_id: [rec.nodeid for rec in by_inv[inv_id]]
+                for inv_id, inv in registry.invariants.items()
+                if inv.tests
+            },
+        )
+        return Evidence(
+            registry=registry,
+            results=results,
+            records=dict(records),
+            flaky=flaky,
+            today=today,
+            incomplete=incomplete,
+            stale_globs=tuple(stale),
+        )
 
 
 def decide_gate(evidence: Evidence, scope: str) -> GateResult:
