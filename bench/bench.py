@@ -363,33 +363,45 @@ def case_cli(work: Path, rounds: int) -> list[Row]:
     return rows
 
 
-def instructions(cmd: Sequence[str], cwd: Path) -> int:
-    """Instructions one run executes, counted by valgrind's callgrind: repeatable to a
-    fraction of a percent whatever else the machine does (about 40x slower than a run)."""
-    proc = subprocess.run(
+#: PYTHONHASHSEED values the instruction counts are taken under (both sides alike)
+HASH_SEEDS = (0, 1, 2)
+
+
+def start_counting(cmd: Sequence[str], cwd: Path, seed: int) -> subprocess.Popen[str]:
+    """Start one run under valgrind's callgrind, which counts the instructions it executes
+    (about 40x slower than a run). The count is repeatable for one hash seed; across seeds
+    it moves by a few tenths of a percent (string hashes decide dict collisions and the
+    interpreter's attribute cache hits), so runs are compared seed by seed."""
+    return subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
         cwd=cwd,
-        env=clean_env(),
+        env={**clean_env(), "PYTHONHASHSEED": str(seed)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    found = re.search(r"Collected : (\d+)", proc.stderr)
+
+
+def counted(proc: subprocess.Popen[str], cmd: Sequence[str]) -> int:
+    _, stderr = proc.communicate()
+    found = re.search(r"Collected : (\d+)", stderr)
     if proc.returncode != 0 or found is None:
-        raise BenchError(f"{show(cmd)} under valgrind: exit {proc.returncode}\n{tail(proc.stderr)}")
+        raise BenchError(f"{show(cmd)} under valgrind: exit {proc.returncode}\n{tail(stderr)}")
     return int(found.group(1))
 
 
 def case_instructions(work: Path, rounds: int) -> list[Row]:
     """The dormant and active cases counted in instructions instead of seconds.
 
-    Opt-in (``--only instructions``; about 8 minutes): on a shared machine, wall-time noise
-    of a few percent swamps a 1% target, while instruction counts do not move.
+    Opt-in (``--only instructions``; about 12 minutes, 4 with ``--quick``): on a shared
+    machine, wall-time noise of a few percent swamps a 1% target, while instruction counts
+    do not move. For each hash seed (one with ``--quick``), the baseline and the plugin
+    run side by side under the same ``PYTHONHASHSEED``; the figure is the median of the
+    per-seed ratios.
     """
-    del rounds
     if shutil.which("valgrind") is None:
         return [Row("instructions", "valgrind not installed", "-", None)]
+    seeds = HASH_SEEDS[:1] if rounds < len(HASH_SEEDS) + 2 else HASH_SEEDS
     rows = []
     for name, n_invariants, extra, target in (
         ("dormant", 0, (), 1.01),
@@ -399,11 +411,25 @@ def case_instructions(work: Path, rounds: int) -> list[Row]:
         baseline, plugin = (*PYTEST, *NO_PARITY), (*PYTEST, *extra)
         check(baseline, suite)  # warm-up: bytecode caches
         check(plugin, suite)
-        base_n, plugin_n = instructions(baseline, suite), instructions(plugin, suite)
-        ratio = plugin_n / base_n
-        print(f"  {name}: {base_n:,} vs {plugin_n:,} instructions, ratio {ratio:.4f}")
+        ratios = []
+        for seed in seeds:
+            runs = [(cmd, start_counting(cmd, suite, seed)) for cmd in (baseline, plugin)]
+            base_n, plugin_n = (counted(proc, cmd) for cmd, proc in runs)
+            ratios.append(plugin_n / base_n)
+            print(
+                f"  {name}, PYTHONHASHSEED={seed}: {base_n:,} vs {plugin_n:,} instructions, "
+                f"ratio {ratios[-1]:.4f}",
+                flush=True,
+            )
+        ratio = statistics.median(ratios)
+        spread = f" ({min(ratios):.4f}...{max(ratios):.4f})" if len(ratios) > 1 else ""
         rows.append(
-            Row(f"{name} (instr.)", f"ratio {ratio:.4f}", f"<= {target:.2f}", ratio <= target)
+            Row(
+                f"{name} (instr.)",
+                f"ratio {ratio:.4f}{spread}, {len(ratios)} seed{'s' if len(ratios) > 1 else ''}",
+                f"<= {target:.2f}",
+                ratio <= target,
+            )
         )
     return rows
 
@@ -427,7 +453,7 @@ def run_case(name: str, work: Path, rounds: int) -> list[Row]:
     how = {
         "report-build": "best of 5",
         "cli": f"{min(rounds, 3)} runs each",
-        "instructions": "one counted run per side",
+        "instructions": "one counted run per side and hash seed",
     }.get(name, f"{rounds} rounds")
     print(f"\n== {name} ({how})", flush=True)
     start = time.perf_counter()
