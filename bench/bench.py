@@ -480,12 +480,8 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def installed_from() -> str:
-    """Which pytest-parity the subprocesses load, and how it is installed.
-
-    The install layout shows in the figures: measured on the active case, an editable
-    install (a ``.pth`` path entry to the work tree, as ``.ci/run`` makes) counted about
-    0.5% more instructions than a regular install into site-packages, as users have it.
-    """
+    """Which pytest-parity the subprocesses load, and how it is installed (an editable
+    install, as ``.ci/run`` makes, or a regular one into site-packages, as users have it)."""
     import pytest_parity
 
     where = Path(pytest_parity.__file__).resolve().parent
