@@ -487,8 +487,7 @@ class ParityController(ParitySession):
         self._worker_maps.add(data)
         tagged = self.tagged
         for nodeid, inv, ms in json.loads(data):
-            if nodeid not in tagged:
-                tagged[nodeid] = (tuple(inv), tuple(ms))
+            tagged.setdefault(nodeid, (tuple(inv), tuple(ms)))  # the first map's tag wins
 
     # -- the end of the run ---------------------------------------------------------------
 

@@ -377,12 +377,15 @@ def test_keywords_select_by_invariant_and_milestone(reg: pytest.Pytester) -> Non
         def test_c(): pass
         @pytest.mark.parity("RUNKEY-02", milestone=None)
         def test_d(): pass
+        @pytest.mark.parity("RUNKEY-02")
+        def test_e(): pass  # the same tag as test_d: its keywords are reused
         def test_untagged(): pass
         """
     )
-    run(reg, "-k", "M1").assert_outcomes(passed=2, deselected=3)
-    run(reg, "-k", "M2 or M3").assert_outcomes(passed=2, deselected=3)
-    run(reg, "-k", "timer.dedupe").assert_outcomes(passed=1, deselected=4)
+    run(reg, "-k", "M1").assert_outcomes(passed=3, deselected=3)
+    run(reg, "-k", "M2 or M3").assert_outcomes(passed=2, deselected=4)
+    run(reg, "-k", "timer.dedupe").assert_outcomes(passed=1, deselected=5)
+    run(reg, "-k", "RUNKEY-02").assert_outcomes(passed=2, deselected=4)
 
 
 def test_class_and_module_markers_are_combined(reg: pytest.Pytester) -> None:
