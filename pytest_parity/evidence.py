@@ -8,7 +8,6 @@ records read back from evidence reports. Both then call :func:`decide_gate`.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Iterable, Mapping
 
 from .model import (
@@ -22,6 +21,7 @@ from .model import (
     Registry,
     Status,
     TestRecord,
+    by_nodeid,
     gc_paused,
 )
 from .registry import unmatched_globs
@@ -53,9 +53,6 @@ def _state_outcome(state: int | None) -> Outcome:
 _OUTCOME_OF_STATE: dict[int | None, Outcome] = {
     state: _state_outcome(state) for state in (None, *range(_RERUN << 1))
 }
-
-#: sort key of TestRecords: their node ID (a C-level key: no Python call per record)
-_NODEID = operator.attrgetter("nodeid")
 
 #: how many test names a one-line reason lists before "and N more"
 _REASON_NAMES = 5
@@ -147,7 +144,7 @@ def _judge(
     today: dt.date,
 ) -> InvariantResult:
     inv = registry.invariants[inv_id]
-    tests.sort(key=_NODEID)
+    tests.sort(key=by_nodeid)
     waiver = inv.waiver
     waiver_expired = waiver is not None and not waiver.holds_on(today)
     expired_note = (
@@ -259,9 +256,12 @@ def decide_gate(evidence: Evidence, scope: str) -> GateResult:
     bad_outcomes = {"failed", "flaky"} if evidence.flaky == "fail" else {"failed"}
     failed_suite = tuple(
         sorted(
-            rec
-            for rec in evidence.records.values()
-            if rec.outcome in bad_outcomes and in_scope.intersection(rec.milestones)
+            (
+                rec
+                for rec in evidence.records.values()
+                if rec.outcome in bad_outcomes and in_scope.intersection(rec.milestones)
+            ),
+            key=by_nodeid,
         )
     )
     return GateResult(

@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, NamedTuple, get_args
@@ -246,6 +247,9 @@ class TestRecord(NamedTuple):
 
 # not a pytest test class, despite its name
 TestRecord.__test__ = False  # type: ignore[attr-defined]
+
+#: sort key of TestRecords: their node ID (a C-level key: no Python call per record)
+by_nodeid = operator.attrgetter("nodeid")
 
 
 def merge_records(groups: Iterable[Iterable[TestRecord]]) -> dict[str, TestRecord]:

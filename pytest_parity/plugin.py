@@ -412,7 +412,7 @@ class ParitySession:
             parent = item.parent
             if parent is not last_parent:  # a module's or class's tests come in a row
                 last_parent = parent
-                marks = inherited.get(id(parent)) or marks_from(parent)
+                marks = marks_from(parent)
             own = item.own_markers
             tag: _Tag | None = None
             if not marks and len(own) == 1:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import operator
 import os
 import re
 import secrets
@@ -39,6 +38,7 @@ from .model import (
     Registry,
     TestRecord,
     Waiver,
+    by_nodeid,
     data_sha256,
     gc_paused,
     visible,
@@ -206,7 +206,6 @@ def _format_timestamp(timestamp: dt.datetime) -> str:
 # -- building -----------------------------------------------------------------------------
 
 
-_NODEID = operator.attrgetter("nodeid")
 _JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 #: JSON string literal, ASCII only (the C implementation json.dumps uses for str)
 _json_str: Any = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
@@ -361,7 +360,7 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
         (P_TIMESTAMP, stamp),
     ]
     registry_json = _JSON(registry_data)
-    records = sorted(evidence.records.values(), key=_NODEID)
+    records = sorted(evidence.records.values(), key=by_nodeid)
     # root > testsuite > properties > property: three levels of two spaces
     tests_xml = _test_properties(records, "      ")
 
