@@ -127,9 +127,20 @@ def test_crash_then_rerun_pass_is_flaky(reg: pytest.Pytester) -> None:
     result = reg.runpytest_subprocess(
         "-n", "2", "-p", "no:randomly", "--reruns", "1", "--parity-gate=all"
     )
-    assert result.ret == GATE_FAILED_EXIT
     lines = parity_lines(result)
-    assert any(line.startswith("FAILED  RUNKEY-01") and "flaky" in line for line in lines)
+    if result.parseoutcomes().get("rerun"):
+        # the rerun passed: a flaky proof, refused under the default --parity-flaky=fail
+        assert result.parseoutcomes() == {"passed": 1, "rerun": 1}
+        assert result.ret == GATE_FAILED_EXIT
+        assert any(line.startswith("FAILED  RUNKEY-01") and "flaky" in line for line in lines)
+    else:
+        # pytest-rerunfailures does not always catch an xdist worker crash (its bookkeeping
+        # races the crash; seen twice in some 40 runs): the test then simply failed
+        assert result.parseoutcomes() == {"failed": 1}
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        assert any(line.startswith("FAILED  RUNKEY-01 [M1]: 1 test failed") for line in lines)
+    # either way nothing is proven
+    assert lines[-1].startswith("parity gate (all: M1, M2, M3): FAILED")
 
 
 SUBTESTS = """
