@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from . import tomlsubset
 from .model import ID_PATTERN, Invariant, Milestone, ParityError, Registry, Waiver
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "GlobMatcher",
@@ -31,11 +32,6 @@ __all__ = [
     "unmatched_globs",
 ]
 
-# tomllib on Python >= 3.11, the tomli backport before; imported by name so that the module
-# type-checks the same way on every version (mypy targets 3.10, where tomllib does not exist).
-_toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
-_toml_loads: Callable[[str], dict[str, Any]] = _toml.loads
-_TOMLDecodeError: type[ValueError] = _toml.TOMLDecodeError
 
 PARITY_TOML = "parity.toml"
 PYPROJECT_TOML = "pyproject.toml"
@@ -194,10 +190,26 @@ def _decode(path: Path, raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _tomllib() -> Any:
+    """tomllib on Python >= 3.11, the tomli backport before.
+
+    Imported by name, so that this type-checks the same way on every version (mypy targets
+    3.10, which has no tomllib), and only when needed: importing it costs more than reading
+    a plain registry.
+    """
+    return importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+
+
 def _parse(path: Path, text: str) -> dict[str, Any]:
+    """The TOML document: the plain subset by :mod:`.tomlsubset`, the rest by tomllib."""
+    doc = tomlsubset.loads(text)
+    if doc is not None:
+        return doc
+    toml = _tomllib()
+    decode_error: type[ValueError] = toml.TOMLDecodeError
     try:
-        return _toml_loads(text)
-    except _TOMLDecodeError as exc:
+        loaded: dict[str, Any] = toml.loads(text)
+    except decode_error as exc:
         line, col, msg = _error_position(exc, text)
         where = f"{path}:{line}:{col}" if line else str(path)
         raise ParityError(f"{where}: invalid TOML: {msg}") from None
@@ -205,6 +217,7 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
         raise ParityError(
             f"{path}: invalid TOML: arrays or inline tables are nested too deeply"
         ) from None
+    return loaded
 
 
 def _error_position(exc: BaseException, text: str) -> tuple[int, int, str]:

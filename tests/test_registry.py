@@ -7,6 +7,7 @@ import random
 import re
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -689,16 +690,20 @@ def test_error_position_unknown_format() -> None:
 
 
 def test_toml_error_without_position(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = registry_module._tomllib()
+
     def loads(text: str) -> dict[str, object]:
         # built without the (msg, doc, pos) constructor, which would compute a position
         # (and whose free-form use tomli >= 2.1 deprecates)
-        error_type = registry_module._TOMLDecodeError
-        error = error_type.__new__(error_type)
+        error = toml.TOMLDecodeError.__new__(toml.TOMLDecodeError)
         Exception.__init__(error, "something odd")
         raise error
 
-    monkeypatch.setattr(registry_module, "_toml_loads", loads)
-    assert load_error(tmp_path, 'milestones = ["M1"]') == ": invalid TOML: something odd"
+    fake = SimpleNamespace(loads=loads, TOMLDecodeError=toml.TOMLDecodeError)
+    monkeypatch.setattr(registry_module, "_tomllib", lambda: fake)
+    # a text outside the plain subset that tomlsubset reads itself, so tomllib gets it
+    text = 'milestones = ["M1",\n]'
+    assert load_error(tmp_path, text) == ": invalid TOML: something odd"
 
 
 def test_missing_file(tmp_path: Path) -> None:
