@@ -42,8 +42,13 @@ MILESTONES = ("M1", "M2", "M3", "M4", "M5")
 TESTS_PER_FILE = 100
 TODAY = dt.date(2025, 1, 1)
 TIMESTAMP = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+#: bare pytest: clean_env() turns plugin autoloading off, so no other installed plugin
+#: (pytest-randomly, pytest-timeout, ... in a dev environment) runs on either side
 PYTEST = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
-NO_PARITY = ("-p", "no:parity")
+#: the plugin side loads pytest-parity by name, as its entry point would
+PARITY = ("-p", "pytest_parity.plugin")
+#: pytest-xdist for both sides of the xdist case (its workers get the same -p options)
+XDIST = ("-p", "xdist.plugin", "-n", "2")
 OUTPUT_TAIL = 25  # lines of a failing command's output to show
 
 #: Runs a command in a fresh wrapper process, so that RUSAGE_CHILDREN's peak RSS is the
@@ -121,8 +126,14 @@ class Paired:
 
 
 def clean_env() -> dict[str, str]:
-    """The environment without variables that would change what pytest loads or does."""
+    """The environment without variables that would change what pytest loads or does, and
+    with plugin autoloading off: the targets are ratios over bare pytest. Installed plugins
+    add per-test work to the baseline and so shrink every ratio (in a dev environment,
+    pytest-randomly, pytest-timeout and friends add about 30% to a 5,000-test run), and
+    pytest-randomly would also change the test order, and the instruction count, per run.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.pop("SOURCE_DATE_EPOCH", None)
     # Without bytecode caching every plugin run would recompile pytest-parity (tens of ms)
     # while the -p no:parity baseline never imports it: measure installs as users have them.
@@ -236,7 +247,7 @@ def write_suite(root: Path, n_tests: int, n_invariants: int) -> Path:
 
 def case_dormant(work: Path, rounds: int) -> list[Row]:
     suite = write_suite(work / "dormant", 5_000, 0)
-    result = paired((*PYTEST, *NO_PARITY), PYTEST, suite, rounds)
+    result = paired(PYTEST, (*PYTEST, *PARITY), suite, rounds)
     print(f"  {result.describe()}")
     return [Row("dormant", result.figure(), "<= 1.01", result.ratio <= 1.01)]
 
@@ -245,13 +256,13 @@ def case_active(work: Path, rounds: int) -> list[Row]:
     suite = write_suite(work / "active", 5_000, 500)
     report = work / "active-report.xml"
     gate = ("--parity-gate", "all", f"--parity-report={report}")
-    result = paired((*PYTEST, *NO_PARITY), (*PYTEST, *gate), suite, rounds)
+    result = paired(PYTEST, (*PYTEST, *PARITY, *gate), suite, rounds)
     print(f"  parity: {result.describe()}")
     rows = [Row("active", result.figure(), "<= 1.03", result.ratio <= 1.03)]
     if not report.is_file():
         rows.append(Row("active", f"no report written at {report}", "report exists", False))
     junit = (f"--junitxml={work / 'junit.xml'}",)
-    reference = paired((*PYTEST, *NO_PARITY), (*PYTEST, *NO_PARITY, *junit), suite, rounds)
+    reference = paired(PYTEST, (*PYTEST, *junit), suite, rounds)
     print(f"  reference, bare --junitxml: {reference.describe()}")
     rows.append(Row("active", f"reference: bare --junitxml {reference.figure()}", "-", None))
     return rows
@@ -260,8 +271,7 @@ def case_active(work: Path, rounds: int) -> list[Row]:
 def case_xdist(work: Path, rounds: int) -> list[Row]:
     suite = write_suite(work / "xdist", 20_000, 500)
     gate = ("--parity-gate", "all", f"--parity-report={work / 'xdist-report.xml'}")
-    xdist = ("-n", "2")
-    result = paired((*PYTEST, *xdist, *NO_PARITY), (*PYTEST, *xdist, *gate), suite, rounds)
+    result = paired((*PYTEST, *XDIST), (*PYTEST, *XDIST, *PARITY, *gate), suite, rounds)
     print(f"  {result.describe()}")
     return [Row("xdist", result.figure(), "<= 1.03", result.ratio <= 1.03)]
 
@@ -408,7 +418,7 @@ def case_instructions(work: Path, rounds: int) -> list[Row]:
         ("active", 500, ("--parity-gate", "all", f"--parity-report={work / 'r.xml'}"), 1.03),
     ):
         suite = write_suite(work / name, 5_000, n_invariants)
-        baseline, plugin = (*PYTEST, *NO_PARITY), (*PYTEST, *extra)
+        baseline, plugin = PYTEST, (*PYTEST, *PARITY, *extra)
         check(baseline, suite)  # warm-up: bytecode caches
         check(plugin, suite)
         ratios = []
