@@ -23,6 +23,7 @@ from .model import (
     TestRecord,
     by_nodeid,
     gc_paused,
+    outcome_of,
 )
 from .registry import unmatched_globs
 
@@ -152,8 +153,13 @@ def _judge(
         if waiver is not None and waiver_expired
         else ""
     )
-    failed = [t for t in tests if t.outcome == "failed"]
-    flaky_tests = [t for t in tests if t.outcome == "flaky"]
+    failed: list[TestRecord] = []
+    flaky_tests: list[TestRecord] = []
+    passing = tests
+    if list(map(outcome_of, tests)).count("passed") != len(tests):  # else: the usual case
+        failed = [t for t in tests if t.outcome == "failed"]
+        flaky_tests = [t for t in tests if t.outcome == "flaky"]
+        passing = [t for t in tests if t.outcome in ("passed", "flaky")]
     status: Status
     if failed or (flaky_tests and flaky == "fail"):
         status = "failed"
@@ -167,7 +173,6 @@ def _judge(
             )
         reason = "; ".join(parts)
     else:
-        passing = [t for t in tests if t.outcome in ("passed", "flaky")]
         flaky_note = f" ({len(flaky_tests)} flaky)" if flaky_tests else ""
         if passing and len(passing) >= inv.min_tests:
             status = "proven"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -250,6 +251,12 @@ TestRecord.__test__ = False  # type: ignore[attr-defined]
 
 #: sort key of TestRecords: their node ID (a C-level key: no Python call per record)
 by_nodeid = operator.attrgetter("nodeid")
+#: a TestRecord's outcome, for ``map`` (C-level)
+outcome_of = operator.attrgetter("outcome")
+#: TestRecords from rows ``(nodeid, outcome, invariants, milestones)`` of the right types,
+#: for ``map``: C-level, without the Python-level ``__new__`` call per record a big run's
+#: 5,000+ records would cost
+record_from_row = functools.partial(tuple.__new__, TestRecord)
 
 
 def merge_records(groups: Iterable[Iterable[TestRecord]]) -> dict[str, TestRecord]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -510,16 +511,21 @@ class ParityController(ParitySession):
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from .evidence import decide_gate, evaluate
-        from .model import ParityError, TestRecord, gc_paused
+        from .model import ParityError, gc_paused, record_from_row
         from .summary import GATE_FAILED_EXIT
 
         with gc_paused():
-            tagged = sorted(self.tagged.items())
-            outcomes = self.tracker.outcomes([nodeid for nodeid, _ in tagged])
-            records = {
-                nodeid: TestRecord(nodeid, outcome, inv, ms)
-                for (nodeid, (inv, ms)), outcome in zip(tagged, outcomes, strict=True)
-            }
+            # column by column, in C: a big run has a record per tagged test
+            nodeids = sorted(self.tagged)
+            tags = list(map(self.tagged.__getitem__, nodeids))
+            rows = zip(
+                nodeids,
+                self.tracker.outcomes(nodeids),
+                map(itemgetter(0), tags),
+                map(itemgetter(1), tags),
+                strict=True,
+            )
+            records = dict(zip(nodeids, map(record_from_row, rows), strict=True))
             evidence = evaluate(
                 self.registry,
                 records,
