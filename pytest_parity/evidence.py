@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .model import (
     OUTCOME_RANK,
@@ -73,13 +74,47 @@ class OutcomeTracker:
     at the end, so one worker's rerun never hides another worker's failure.
     """
 
-    __slots__ = ("_by_worker", "_states")
+    __slots__ = ("_by_worker", "_states", "per_worker")
 
-    def __init__(self) -> None:
+    def __init__(self, *, per_worker: bool = False) -> None:
+        #: whether :meth:`add_report` folds reports apart by their ``worker_id``
+        self.per_worker = per_worker
         #: the states of reports given without a worker key (all of them, but under
         #: ``--dist each``): kept apart, as the hot path of every run
         self._states: dict[str, int] = {}
         self._by_worker: dict[str, dict[str, int]] = {"": self._states}
+
+    def add_report(self, report: Any) -> None:
+        """Fold one report: an object with ``nodeid``, ``when`` and ``outcome``, and a
+        ``wasxfail`` attribute when it is an xfail's, like pytest's ``TestReport``; with
+        ``per_worker``, under its ``worker_id`` (which pytest-xdist sets).
+
+        The same fold as :meth:`add`, written out: the plugin registers this bound method
+        itself as its ``pytest_runtest_logreport`` hook, the hot path of every run (three
+        reports per test), so it is one Python call per report instead of two.
+        """
+        if self.per_worker:
+            self.add(
+                report.nodeid,
+                report.when,
+                report.outcome,
+                hasattr(report, "wasxfail"),
+                getattr(report, "worker_id", ""),
+            )
+            return
+        states = self._states
+        nodeid = report.nodeid
+        outcome = report.outcome
+        if outcome == "passed":
+            states[nodeid] = states.get(nodeid, 0) | (
+                _SKIPPED if hasattr(report, "wasxfail") else _PHASE_BIT.get(report.when, 0)
+            )
+        elif outcome == "skipped":
+            states[nodeid] = states.get(nodeid, 0) | _SKIPPED
+        elif outcome == "rerun":
+            states[nodeid] = _RERUN
+        else:  # failed, or an outcome we do not know: it cannot prove anything
+            states[nodeid] = states.get(nodeid, 0) | _FAILED
 
     def add(
         self, nodeid: str, when: str, outcome: str, wasxfail: bool = False, worker: str = ""

@@ -238,12 +238,11 @@ class ParitySession:
         self.tagged: dict[str, _Tag] = {}
         self.collected = False
         # what only ParityController uses (cheap to create, so kept in one place)
-        self.tracker = OutcomeTracker()
-        self._track = self.tracker.add
         # --dist each runs every test on every worker: fold each worker's reports apart.
         # Otherwise one fold per test, so a crashed worker's rerun report (made by the
         # controller) and the retry on another worker still make one flaky test.
         self._per_worker = getattr(config.option, "dist", "no") == "each"
+        self.tracker = OutcomeTracker(per_worker=self._per_worker)
         #: the distinct collection maps xdist workers sent (JSON strings)
         self._worker_maps: set[str] = set()
         self.collection_errors = 0
@@ -293,8 +292,6 @@ class ParitySession:
             key = cached = None
         if cached is not None:
             return cached
-        from .registry import did_you_mean
-
         registry = self.registry
         ids: list[str] = []
         for arg in mark.args:
@@ -303,6 +300,8 @@ class ParitySession:
                     f"@pytest.mark.parity: invariant IDs must be non-empty strings, got {arg!r}"
                 )
             if arg not in registry.invariants:
+                from .registry import did_you_mean
+
                 raise _BadMarker(
                     f"@pytest.mark.parity: unknown invariant ID {arg!r}"
                     f"{did_you_mean(arg, registry.invariants)} (registry: {registry.source})"
@@ -318,6 +317,8 @@ class ParitySession:
             if value is None:
                 continue
             if not isinstance(value, str) or value not in self.milestones:
+                from .registry import did_you_mean
+
                 raise _BadMarker(
                     f"@pytest.mark.parity: milestone={value!r} is not a declared milestone "
                     f"(declared: {', '.join(registry.milestone_ids())})"
@@ -360,7 +361,7 @@ class ParitySession:
         self.tagged = {}
         self._worker_maps = set()
         self.tracker = OutcomeTracker()
-        self._track = self.tracker.add
+        vars(self).pop("pytest_runtest_logreport", None)  # the old tracker's bound method
         self.evidence = None
         self.gate_result = None
 
@@ -465,13 +466,15 @@ class ParityController(ParitySession):
     # -- outcomes -------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._track(
-            report.nodeid,
-            report.when,
-            report.outcome,
-            hasattr(report, "wasxfail"),
-            getattr(report, "worker_id", "") if self._per_worker else "",
-        )
+        self.tracker.add_report(report)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The hot path of every run, three reports per test: the tracker's own method is
+        # registered as this hook's implementation (pluggy takes an instance attribute
+        # like a method; it shadows the method above, which documents the hook), so each
+        # report costs one Python call instead of two.
+        self.pytest_runtest_logreport = self.tracker.add_report  # type: ignore[method-assign]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -364,6 +364,8 @@ class _Checker:
     def known_keys(
         self, table: dict[str, Any], known: tuple[str, ...], path: _Path, nested_id: str = ""
     ) -> None:
+        if table.keys() <= set(known):  # the usual case, in C
+            return
         for key, value in table.items():
             if key in known:
                 continue
@@ -439,13 +441,14 @@ class _Checker:
             raise self.error(path, f"invalid invariant ID {inv_id!r} ({_ID_RULE})")
         table = self.table(raw, path, "a table (milestone, title, ...)")
         self.known_keys(table, _INVARIANT_KEYS, path, nested_id=inv_id)
-        declared_list = ", ".join(declared)
-        milestone = self.string(
-            self.required(table, "milestone", path, f"one of: {declared_list}"),
-            (*path, "milestone"),
-            empty_ok=True,
-        )
-        if milestone not in declared:
+        milestone = table.get("milestone")
+        if milestone not in declared or type(milestone) is not str:  # else: the usual case
+            declared_list = ", ".join(declared)
+            milestone = self.string(
+                self.required(table, "milestone", path, f"one of: {declared_list}"),
+                (*path, "milestone"),
+                empty_ok=True,
+            )
             raise self.error(
                 (*path, "milestone"),
                 f"{milestone!r} is not a declared milestone (declared: {declared_list})",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+from types import SimpleNamespace
 
 import pytest
 
@@ -129,6 +131,31 @@ class TestOutcomeTracker:
         expected = ["not-run", "skipped", "passed", "flaky", "failed"]
         assert tracker.outcomes(asked) == expected
         assert [tracker.outcome(n) for n in asked] == expected
+
+
+@pytest.mark.parametrize("per_worker", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_add_report_folds_like_add(per_worker: bool, seed: int) -> None:
+    # add_report is add's fold written out for the plugin's hot path: they must agree
+    rng = random.Random(seed)
+    by_add, by_report = OutcomeTracker(), OutcomeTracker(per_worker=per_worker)
+    nodeids = [f"t.py::test_{n}" for n in range(40)]
+    for _ in range(600):
+        report = SimpleNamespace(
+            nodeid=rng.choice(nodeids),
+            when=rng.choice(["setup", "call", "teardown", "odd"]),
+            outcome=rng.choices(["passed", "skipped", "failed", "rerun", "?"], [40, 1, 1, 1, 1])[0],
+            worker_id=rng.choice(["gw0", "gw1"]),
+        )
+        if rng.random() < 0.02:
+            report.wasxfail = "reason"
+        worker = report.worker_id if per_worker else ""
+        xfail = hasattr(report, "wasxfail")
+        by_add.add(report.nodeid, report.when, report.outcome, xfail, worker)
+        by_report.add_report(report)
+    outcomes = by_add.outcomes(nodeids)
+    assert by_report.outcomes(nodeids) == outcomes
+    assert len(set(outcomes)) >= 4  # the sequences reach several outcomes
 
 
 def registry(*invariants: Invariant, milestones: tuple[str, ...] = ("M1", "M2", "M3")) -> Registry:

@@ -184,6 +184,7 @@ def test_state_is_released_when_the_run_ends(reg: pytest.Pytester) -> None:
     }
     assert leftover.tagged == {}
     assert leftover.evidence is None
+    assert "pytest_runtest_logreport" not in vars(leftover)  # the run's tracker, bound
     assert leftover.tracker.outcomes(["test_state_is_released_when_the_run_ends.py::test_a"]) == [
         "not-run"
     ]
