@@ -327,7 +327,8 @@ class ParitySession:
             milestones = (value,)
         if not ids and not milestones:
             raise _BadMarker("@pytest.mark.parity needs at least one invariant ID or milestone=")
-        tag = self._tag(ids, milestones)
+        # one invariant ID and no milestone: the usual mark, its tag without sorting
+        tag = ((ids[0],), ()) if len(ids) == 1 and not milestones else self._tag(ids, milestones)
         if key is not None:
             cache[key] = tag
         return tag

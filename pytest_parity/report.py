@@ -24,7 +24,16 @@ import secrets
 import stat
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
+from junitparser import (
+    Failure,
+    JUnitXml,
+    Properties,
+    Property,
+    Skipped,
+    SystemOut,
+    TestCase,
+    TestSuite,
+)
 
 from . import __version__
 from .model import (
@@ -142,6 +151,14 @@ def _serialize(root: Any, test_properties: Any = None, tests_xml: Iterable[str] 
     markup characters are escaped here. Linear in the size of the document.
     """
     out: list[str] = [_XML_DECLARATION]
+    # attribute values repeat (classnames, "0", property names): escaped once each
+    escaped: dict[str, str] = {}
+
+    def attr(value: str) -> str:
+        found = escaped.get(value)
+        if found is None:
+            found = escaped[value] = _escape_attr(value)
+        return found
 
     def emit(elem: Any, indent: str) -> None:
         if elem.tag == "properties":
@@ -149,14 +166,14 @@ def _serialize(root: Any, test_properties: Any = None, tests_xml: Iterable[str] 
             out.append(f"{indent}<properties>\n")
             for prop in elem:
                 out.append(
-                    f'{inner}<property name="{_escape_attr(prop.get("name"))}" '
+                    f'{inner}<property name="{attr(prop.get("name"))}" '
                     f'value="{_escape_attr(prop.get("value"))}"/>\n'
                 )
             if elem is test_properties:  # the bulk of a big report, rendered apart
                 out.extend(tests_xml)
             out.append(f"{indent}</properties>\n")
             return
-        attrs = "".join(f' {name}="{_escape_attr(value)}"' for name, value in elem.items())
+        attrs = "".join([f' {name}="{attr(value)}"' for name, value in elem.items()])
         children = list(elem)
         text = elem.text
         if children:
@@ -282,7 +299,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
     inv = result.invariant
     waiver = inv.waiver
     expired = waiver if result.waiver_expired else None
-    case = TestCase(xml_safe(inv.id), classname)
+    case: Any = TestCase(xml_safe(inv.id), classname)  # junitparser is untyped
     case.time = 0
     lines = [f"{inv.id}: {inv.title}"]
     if result.reason:
@@ -307,7 +324,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
             if others:
                 lines.append(f"other tests naming it ({len(others)}):")
                 lines.extend(_test_lines(others))
-        case.system_out = xml_safe("\n".join(lines))
+        case.append(SystemOut(xml_safe("\n".join(lines))))  # a new case: no child yet
         return case, status
     if status == "waived":
         text = result.reason if waiver is None else _waiver_text(waiver)
@@ -316,7 +333,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
             lines.append(f"tests naming it ({len(result.tests)}):")
             lines.extend(_test_lines(result.tests))
         skipped.text = xml_safe("\n".join(lines))
-        case.result = [skipped]
+        case.append(skipped)
         return case, status
     # failed, missing, not-run (a waiver that expired waives nothing: it lands here)
     message = result.reason or status
@@ -337,7 +354,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
         lines.extend(_test_lines(good))
     failure = Failure(xml_safe(message), f"parity.{status}")
     failure.text = xml_safe("\n".join(lines))
-    case.result = [failure]
+    case.append(failure)
     return case, status
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .evidence import status_counts
-from .model import STATUSES, Evidence, GateResult
+from .model import STATUSES, Evidence, GateResult, by_nodeid, outcome_of
 
 #: the exit code of a run whose tests passed but whose parity gate failed
 GATE_FAILED_EXIT = 8
@@ -63,12 +63,14 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
             parts = [f"{counts[s]} {s}" for s in STATUSES if counts[s]]
             title = f" ({titles[milestone]})" if titles[milestone] else ""
             lines.append(f"{milestone}{title}: {', '.join(parts) or 'no invariants'}")
-    flaky_proofs = {
-        inv_id
-        for rec in evidence.records.values()
-        if rec.outcome == "flaky"
-        for inv_id in rec.invariants
-    }
+    records = evidence.records.values()
+    # usually none: looked for in C before a pass in Python
+    flaky_records = (
+        [rec for rec in records if rec.outcome == "flaky"]
+        if "flaky" in map(outcome_of, records)
+        else []
+    )
+    flaky_proofs = {inv_id for rec in flaky_records for inv_id in rec.invariants}
     for result in evidence.results.values():
         inv = result.invariant
         flaky_flag = " [flaky]" if inv.id in flaky_proofs else ""
@@ -100,7 +102,7 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
             f"FAILED  milestone {'/'.join(rec.milestones)} suite test: {rec.nodeid} ({rec.outcome})"
             for rec in gate.failed_suite_tests
         )
-    flaky = sorted(r.nodeid for r in evidence.records.values() if r.outcome == "flaky")
+    flaky = sorted(map(by_nodeid, flaky_records))
     if flaky and verbosity >= 0:
         policy = "counted as failed" if evidence.flaky == "fail" else "allowed to prove"
         lines.append(

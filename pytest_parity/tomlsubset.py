@@ -62,6 +62,8 @@ def loads(text: str) -> dict[str, Any] | None:
     fullmatch = _LINE.fullmatch
     tokens = _TOKEN.findall
     for line in text.split("\n"):
+        if not line:
+            continue
         match = fullmatch(line)
         if match is None:
             return None
