@@ -5,10 +5,11 @@ Run from the repository root with the project installed::
     python bench/bench.py [--quick] [--only CASE]... [--rounds N]
 
 Suites are generated in a temporary directory. Cases ``dormant``, ``active`` and ``xdist``
-time PAIRED subprocess runs -- baseline (``-p no:parity``), plugin, baseline, plugin, ... --
-and judge the median of the per-pair ratios plugin/baseline, so slow drifts of the machine
-hit both sides of a pair alike. ``report-build`` times the evidence pipeline in-process;
-``cli`` times ``python -m pytest_parity check|merge`` on 8 shard reports and their peak RSS.
+time PAIRED subprocess runs of bare pytest -- baseline, plugin (``-p pytest_parity.plugin``),
+baseline, plugin, ... -- and judge the median of the per-pair ratios plugin/baseline, so
+slow drifts of the machine hit both sides of a pair alike. ``report-build`` times the
+evidence pipeline in-process; ``cli`` times ``python -m pytest_parity check|merge`` on 8
+shard reports and their peak RSS.
 Exit status: 0 when every target is met, 1 otherwise (a run that errors is a FAIL).
 """
 
@@ -136,7 +137,7 @@ def clean_env() -> dict[str, str]:
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.pop("SOURCE_DATE_EPOCH", None)
     # Without bytecode caching every plugin run would recompile pytest-parity (tens of ms)
-    # while the -p no:parity baseline never imports it: measure installs as users have them.
+    # while the baseline never imports it: measure installs as users have them.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -227,7 +228,7 @@ def write_suite(root: Path, n_tests: int, n_invariants: int) -> Path:
     root.mkdir(parents=True)
     ini = ["[pytest]"]
     if n_invariants:
-        # Registered here too, so that the -p no:parity baseline does not warn per test.
+        # Registered here too, so that the baseline (no plugin) does not warn per test.
         ini += ["markers =", "    parity: invariant proof (registered for the baseline)"]
         write_registry(root / "parity.toml", n_invariants)
     (root / "pytest.ini").write_text("\n".join(ini) + "\n", encoding="utf-8")
