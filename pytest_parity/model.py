@@ -226,7 +226,7 @@ class Registry:
 def data_sha256(data: Mapping[str, Any]) -> str:
     """:meth:`Registry.sha256` of the registry whose :meth:`Registry.to_data` is ``data``
     (for a caller that has ``data`` already)."""
-    canonical = {**data, "invariants": sorted(data["invariants"], key=lambda inv: inv["id"])}
+    canonical = {**data, "invariants": sorted(data["invariants"], key=operator.itemgetter("id"))}
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 

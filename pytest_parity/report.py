@@ -246,22 +246,29 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
     test: ASCII JSON is XML-safe by construction (and never holds a raw newline), so a
     chunk's values are joined by newlines, escaped for a double-quoted attribute in one
     pass per markup character, and the newlines become the markup between the properties.
-    The JSON of the ID lists, shared by many tests, is rendered once per distinct pair.
+    The JSON of the ID lists, shared by many tests, is rendered once per distinct list.
     """
-    tails: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+    # the tail by the invariants alone for tests tagged without milestone= (nearly all)
+    tails: dict[tuple[str, ...], str] = {}
+    get_tail = tails.get
+    tails_ms: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+    json_str = _json_str
     head = f'{indent}<property name="{P_TEST}" value="'
     end = '"/>\n'
     chunks: list[str] = []
     for start in range(0, len(records), _TEST_CHUNK):
         values: list[str] = []
-        for rec in records[start : start + _TEST_CHUNK]:
-            key = (rec.invariants, rec.milestones)
-            tail = tails.get(key)
+        append = values.append
+        for nodeid, outcome, invariants, milestones in records[start : start + _TEST_CHUNK]:
+            tail = tails_ms.get((invariants, milestones)) if milestones else get_tail(invariants)
             if tail is None:
-                ids = ",".join(map(_json_str, rec.invariants))
-                milestones = ",".join(map(_json_str, rec.milestones))
-                tail = tails[key] = f",[{ids}],[{milestones}]]"
-            values.append(f'[{_json_str(rec.nodeid)},"{rec.outcome}"{tail}')
+                ids = ",".join(map(json_str, invariants))
+                tail = f",[{ids}],[{','.join(map(json_str, milestones))}]]"
+                if milestones:
+                    tails_ms[invariants, milestones] = tail
+                else:
+                    tails[invariants] = tail
+            append(f'[{json_str(nodeid)},"{outcome}"{tail}')
         body = "\n".join(values)
         for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
             if char in body:
