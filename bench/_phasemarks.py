@@ -35,17 +35,17 @@ _mark("interpreter, import pytest")
 
 def pytest_plugin_registered(plugin: Any, manager: Any) -> None:
     if getattr(plugin, "__name__", "") == "pytest_parity.plugin":
-        _mark("other -p plugins")  # then: pytest-parity's import, hooks and options
+        _mark("load pytest-parity (import, options)")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    _mark("load -p plugins")
+    _mark("load plugins, conftests")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:  # historic: no wrapper
-    _mark("parse options")
+    _mark("cmdline main")
 
 
 @pytest.hookimpl(tryfirst=True)

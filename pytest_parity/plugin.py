@@ -241,8 +241,8 @@ class ParitySession:
         # --dist each runs every test on every worker: fold each worker's reports apart.
         # Otherwise one fold per test, so a crashed worker's rerun report (made by the
         # controller) and the retry on another worker still make one flaky test.
-        self._per_worker = getattr(config.option, "dist", "no") == "each"
-        self.tracker = OutcomeTracker(per_worker=self._per_worker)
+        per_worker = getattr(config.option, "dist", "no") == "each"
+        self.tracker = OutcomeTracker(per_worker=per_worker)
         #: the distinct collection maps xdist workers sent (JSON strings)
         self._worker_maps: set[str] = set()
         self.collection_errors = 0
@@ -460,22 +460,18 @@ class ParityController(ParitySession):
     """The serial run or the pytest-xdist controller: it alone records outcomes,
     evaluates, gates, prints and writes (workers only tag their collection)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # pytest_runtest_logreport, the hot path of every run (three reports per test): the
+        # tracker's own method is this hook's implementation (pluggy registers an instance
+        # attribute like a method), so each report costs one Python call, not two.
+        self.pytest_runtest_logreport = self.tracker.add_report
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors += 1
 
     # -- outcomes -------------------------------------------------------------------------
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.tracker.add_report(report)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The hot path of every run, three reports per test: the tracker's own method is
-        # registered as this hook's implementation (pluggy takes an instance attribute
-        # like a method; it shadows the method above, which documents the hook), so each
-        # report costs one Python call instead of two.
-        self.pytest_runtest_logreport = self.tracker.add_report  # type: ignore[method-assign]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -538,17 +534,19 @@ class ParityController(ParitySession):
             )
         self.config.hook.pytest_parity_evidence(evidence=evidence)
         self.evidence = evidence
-        gate = decide_gate(evidence, self.gate) if self.gate is not None else None
-        self.gate_result = gate
-        if self.report is not None:
-            from .report import write_report
+        # the gate and the report allocate in bursts too (and import junitparser)
+        with gc_paused():
+            gate = decide_gate(evidence, self.gate) if self.gate is not None else None
+            self.gate_result = gate
+            if self.report is not None:
+                from .report import write_report
 
-            try:
-                write_report(self.report, evidence, gate)
-            except ParityError as exc:
-                self.report_error = str(exc)
-                if session.exitstatus == pytest.ExitCode.OK:
-                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
+                try:
+                    write_report(self.report, evidence, gate)
+                except ParityError as exc:
+                    self.report_error = str(exc)
+                    if session.exitstatus == pytest.ExitCode.OK:
+                        session.exitstatus = pytest.ExitCode.USAGE_ERROR
         if (
             gate is not None
             and not gate.passed
