@@ -170,16 +170,20 @@ class Registry:
     # -- canonical form: what the report embeds and what the hash covers -----------------
 
     def to_data(self) -> dict[str, Any]:
-        """A JSON-able form that keeps declared order (embedded in evidence reports)."""
+        """A JSON-able form that keeps declared order (embedded in evidence reports).
+
+        Every object's keys are in sorted order, as the canonical form of :meth:`sha256`
+        has them, with ``id`` first: the report renders both from one JSON encoding.
+        """
         return {
             "milestones": [{"id": m.id, "title": m.title} for m in self.milestones],
             "invariants": [
                 {
                     "id": inv.id,
                     "milestone": inv.milestone,
-                    "title": inv.title,
                     "min_tests": inv.min_tests,
                     "tests": list(inv.tests),
+                    "title": inv.title,
                     "waiver": None
                     if inv.waiver is None
                     else {"reason": inv.waiver.reason, "until": inv.waiver.until.isoformat()},

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -48,7 +49,6 @@ from .model import (
     TestRecord,
     Waiver,
     by_nodeid,
-    data_sha256,
     gc_paused,
     outcome_of,
     visible,
@@ -277,6 +277,28 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
     return chunks
 
 
+#: where one invariant's JSON object ends and the next begins in ``_JSON(invariants)``:
+#: each starts with its "id" key, and a JSON string never holds an unescaped quote
+_NEXT_INVARIANT = ',{"id":'
+
+
+def _registry_json_and_sha256(data: dict[str, Any]) -> tuple[str, str]:
+    """``_JSON(data)`` and ``data_sha256(data)`` (for ``Registry.to_data()``), from one
+    JSON encoding: the canonical form the hash covers is the same objects (to_data sorts
+    their keys) with the invariants sorted by ID, so it is assembled from the pieces of
+    the declared-order encoding instead of encoding the registry a second time."""
+    milestones = _JSON(data["milestones"])
+    invariants = _JSON(data["invariants"])
+    pieces = invariants[1:-1].split(_NEXT_INVARIANT) if data["invariants"] else []
+    objects = pieces[:1] + ["{" + _NEXT_INVARIANT[2:] + piece for piece in pieces[1:]]
+    by_id = sorted(zip((inv["id"] for inv in data["invariants"]), objects, strict=True))
+    canonical = f'{{"invariants":[{",".join(o for _, o in by_id)}],"milestones":{milestones}}}'
+    return (
+        f'{{"milestones":{milestones},"invariants":{invariants}}}',
+        hashlib.sha256(canonical.encode("ascii")).hexdigest(),
+    )
+
+
 def _gate_result(gate: GateResult | None) -> str:
     if gate is None:
         return "none"
@@ -385,16 +407,15 @@ def build_report_xml(
 def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime) -> bytes:
     registry = evidence.registry
     stamp = _format_timestamp(timestamp)
-    registry_data = registry.to_data()
+    registry_json, registry_sha = _registry_json_and_sha256(registry.to_data())
     common: list[tuple[str, str]] = [
         (P_VERSION, __version__),
-        (P_SHA, data_sha256(registry_data)),
+        (P_SHA, registry_sha),
         (P_GATE, "none" if gate is None else gate.scope),
         (P_GATE_RESULT, _gate_result(gate)),
         (P_FLAKY, evidence.flaky),
         (P_TIMESTAMP, stamp),
     ]
-    registry_json = _JSON(registry_data)
     records = sorted(evidence.records.values(), key=by_nodeid)
     # root > testsuite > properties > property: three levels of two spaces
     tests_xml = _test_properties(records, "      ")

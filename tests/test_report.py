@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import os
+import random
 import socket
 import sys
 import xml.etree.ElementTree as ET
@@ -1152,3 +1153,30 @@ def test_serializer_writes_childless_textless_elements_self_closing() -> None:
     root = ET.Element("a", {"x": "1"})
     ET.SubElement(root, "b")
     assert _serialize(root) == b'<?xml version="1.0" encoding="utf-8"?>\n<a x="1">\n  <b/>\n</a>\n'
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_registry_json_and_hash_come_from_one_encoding(seed: int) -> None:
+    # the report cuts the declared-order JSON into invariant objects at ',{"id":' and
+    # reassembles them sorted by ID for the hash: titles, reasons and globs that spell
+    # the cut must not move it, and both results must be what the slow path gives
+    rng = random.Random(seed)
+    tricky = [',{"id":', '},{"id":"Z"}', '"', "\\", "é ü 日本", "\u2028", "", "x"]
+    milestones = [Milestone(f"M{n}", rng.choice(tricky)) for n in range(rng.randint(1, 3))]
+    reg = Registry(milestones=milestones, source="parity.toml")
+    ids = [f"INV-{n}" for n in range(rng.randint(0, 30))]
+    rng.shuffle(ids)  # declared order is not ID order
+    for inv_id in ids:
+        waiver = Waiver(rng.choice(tricky), dt.date(2030, 1, 1)) if rng.random() < 0.3 else None
+        reg.add(
+            Invariant(
+                inv_id,
+                rng.choice(milestones).id,
+                rng.choice(tricky) + "title",
+                min_tests=rng.randint(1, 3),
+                tests=tuple(rng.sample(tricky, rng.randint(0, 3))),
+                waiver=waiver,
+            )
+        )
+    data = reg.to_data()
+    assert report._registry_json_and_sha256(data) == (report._JSON(data), reg.sha256())
