@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import tomlsubset
-from .model import ID_PATTERN, Invariant, Milestone, ParityError, Registry, Waiver
+from .model import ID_PATTERN, Invariant, Milestone, ParityError, Registry, Waiver, gc_paused
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -252,6 +252,11 @@ def load_registry(path: Path) -> Registry:
     a TOML date or a ``'YYYY-MM-DD'`` string (a datetime is refused: a waiver holds through
     a whole day, UTC).
     """
+    with gc_paused():  # a burst of small acyclic objects: a table per invariant
+        return _load(path)
+
+
+def _load(path: Path) -> Registry:
     doc = _parse(path, _read_text(path))
     checker = _Checker(str(path), ())
     if path.name == PYPROJECT_TOML:
@@ -453,20 +458,22 @@ class _Checker:
                 (*path, "milestone"),
                 f"{milestone!r} is not a declared milestone (declared: {declared_list})",
             )
-        title = self.string(
-            self.required(table, "title", path, "a one-line statement of the invariant"),
-            (*path, "title"),
-        )
+        title = table.get("title")
+        if type(title) is not str or not title.strip():  # else: the usual case
+            title = self.string(
+                self.required(table, "title", path, "a one-line statement of the invariant"),
+                (*path, "title"),
+            )
         min_tests = table.get("min_tests", 1)
-        if isinstance(min_tests, bool) or not isinstance(min_tests, int) or min_tests < 1:
+        if type(min_tests) is not int or min_tests < 1:  # a bool is refused too
             raise self.error((*path, "min_tests"), f"expected an integer >= 1, {_found(min_tests)}")
         return Invariant(
-            id=inv_id,
-            milestone=milestone,
-            title=title.strip(),
-            min_tests=min_tests,
-            tests=self.globs(table.get("tests", []), (*path, "tests")),
-            waiver=None if "waiver" not in table else self.waiver(table["waiver"], path),
+            inv_id,
+            milestone,
+            title.strip(),
+            min_tests,
+            self.globs(table["tests"], (*path, "tests")) if "tests" in table else (),
+            None if "waiver" not in table else self.waiver(table["waiver"], path),
         )
 
     def globs(self, value: object, path: tuple[str, ...]) -> tuple[str, ...]:

@@ -173,7 +173,8 @@ def _serialize(root: Any, test_properties: Any = None, tests_xml: Iterable[str] 
                 out.extend(tests_xml)
             out.append(f"{indent}</properties>\n")
             return
-        attrs = "".join([f' {name}="{attr(value)}"' for name, value in elem.items()])
+        items = elem.items()
+        attrs = "".join([f' {name}="{attr(value)}"' for name, value in items]) if items else ""
         children = list(elem)
         text = elem.text
         if children:
