@@ -36,8 +36,9 @@ _ARRAY = rf"\[{_WS}(?:{_STRING}{_WS}(?:,{_WS}{_STRING}{_WS})*(?:,{_WS})?)?\]"
 
 #: one line: (header) or (key, value), or neither for a blank or comment line
 _LINE = re.compile(
-    rf"{_WS}(?:\[{_WS}({_KEY}(?:\.{_KEY})*){_WS}\]"
-    rf"|({_KEY}){_WS}={_WS}({_STRING}|{_INT}|{_ARRAY}))?{_WS}(?:#.*)?"
+    # no two runs of whitespace may meet (a line of blanks would backtrack quadratically)
+    rf"{_WS}(?:(?:\[{_WS}({_KEY}(?:\.{_KEY})*){_WS}\]"
+    rf"|({_KEY}){_WS}={_WS}({_STRING}|{_INT}|{_ARRAY})){_WS})?(?:#.*)?"
 )
 #: the keys of a header, or the strings of an array, in order (on text _LINE accepted)
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]+|{_STRING}")

@@ -176,3 +176,14 @@ def test_plain_registry_does_not_import_tomllib(
     path = tmp_path / "parity.toml"
     path.write_text('milestones = ["M1"]\n[invariants.A]\nmilestone = "M1"\ntitle = "a"\n')
     assert list(load_registry(path).invariants) == ["A"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [" " * 100_000 + "x", "k = 1" + " \t" * 50_000 + "x", "[a" + " " * 100_000, "\t" * 100_000],
+)
+def test_long_runs_of_blanks_are_read_in_linear_time(line: str) -> None:
+    # no two runs of whitespace meet in the line pattern: with them, the regex engine
+    # tried every split of a long run (minutes for these lines); now it takes milliseconds
+    expected: dict[str, Any] | None = {} if not line.strip() else None
+    assert tomlsubset.loads(line) == expected
