@@ -371,24 +371,23 @@ class _Checker:
     ) -> None:
         if table.keys() <= set(known):  # the usual case, in C
             return
-        for key, value in table.items():
-            if key in known:
-                continue
-            hint = did_you_mean(key, known, n=1)
-            if not hint and nested_id and isinstance(value, dict):
-                dotted, inner_table = f"{nested_id}.{key}", value
-                while len(inner_table) == 1:
-                    ((inner, sub),) = inner_table.items()
-                    if inner in known or not isinstance(sub, dict):
-                        break
-                    dotted, inner_table = f"{dotted}.{inner}", sub
-                hint = (
-                    f" (an invariant ID with dots must be a quoted key: "
-                    f"[invariants.{json.dumps(dotted, ensure_ascii=False)}])"
-                )
-            if not hint:
-                hint = f" (known keys: {', '.join(known)})"
-            raise self.error((*path, key), f"unknown key{hint}")
+        # the first unknown key, in document order
+        key, value = next((k, v) for k, v in table.items() if k not in known)
+        hint = did_you_mean(key, known, n=1)
+        if not hint and nested_id and isinstance(value, dict):
+            dotted, inner_table = f"{nested_id}.{key}", value
+            while len(inner_table) == 1:
+                ((inner, sub),) = inner_table.items()
+                if inner in known or not isinstance(sub, dict):
+                    break
+                dotted, inner_table = f"{dotted}.{inner}", sub
+            hint = (
+                f" (an invariant ID with dots must be a quoted key: "
+                f"[invariants.{json.dumps(dotted, ensure_ascii=False)}])"
+            )
+        if not hint:
+            hint = f" (known keys: {', '.join(known)})"
+        raise self.error((*path, key), f"unknown key{hint}")
 
     # -- the schema -----------------------------------------------------------------------
 
