@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -53,37 +53,22 @@ def pytest_sessionstart() -> None:
     _mark("configure (registry)")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_collection_modifyitems() -> Generator[None, object, object]:
-    _mark("collect")
-    try:
-        return (yield)
-    finally:
-        _mark("modifyitems (tagging)")
+def _around(before: str, after: str) -> Callable[[], Generator[None, object, object]]:
+    """A hook wrapper that marks the end of phase ``before`` when the hook starts and the
+    end of phase ``after`` when it returns."""
+
+    @pytest.hookimpl(wrapper=True)
+    def wrapper() -> Generator[None, object, object]:
+        _mark(before)
+        try:
+            return (yield)
+        finally:
+            _mark(after)
+
+    return wrapper
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtestloop() -> Generator[None, object, object]:
-    _mark("collection finish")
-    try:
-        return (yield)
-    finally:
-        _mark("run tests (per-report hook)")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_sessionfinish() -> Generator[None, object, object]:
-    _mark("between")
-    try:
-        return (yield)
-    finally:
-        _mark("sessionfinish (evidence, gate, report)")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_unconfigure() -> Generator[None, object, object]:
-    _mark("terminal summary")
-    try:
-        return (yield)
-    finally:
-        _mark("unconfigure")
+pytest_collection_modifyitems = _around("collect", "modifyitems (tagging)")
+pytest_runtestloop = _around("collection finish", "run tests (per-report hook)")
+pytest_sessionfinish = _around("between", "sessionfinish (evidence, gate, report)")
+pytest_unconfigure = _around("terminal summary", "unconfigure")

@@ -278,9 +278,11 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
     return chunks
 
 
-#: where one invariant's JSON object ends and the next begins in ``_JSON(invariants)``:
-#: each starts with its "id" key, and a JSON string never holds an unescaped quote
-_NEXT_INVARIANT = ',{"id":'
+#: how each invariant's JSON object starts (to_data puts "id" first); in
+#: ``_JSON(invariants)``, "," + this is where one ends and the next begins: a JSON
+#: string never holds an unescaped quote, so no string can spell it
+_INVARIANT_START = '{"id":'
+_NEXT_INVARIANT = "," + _INVARIANT_START
 
 
 def _registry_json_and_sha256(data: dict[str, Any]) -> tuple[str, str]:
@@ -291,7 +293,7 @@ def _registry_json_and_sha256(data: dict[str, Any]) -> tuple[str, str]:
     milestones = _JSON(data["milestones"])
     invariants = _JSON(data["invariants"])
     pieces = invariants[1:-1].split(_NEXT_INVARIANT) if data["invariants"] else []
-    objects = pieces[:1] + ["{" + _NEXT_INVARIANT[2:] + piece for piece in pieces[1:]]
+    objects = pieces[:1] + [_INVARIANT_START + piece for piece in pieces[1:]]
     by_id = sorted(zip((inv["id"] for inv in data["invariants"]), objects, strict=True))
     canonical = f'{{"invariants":[{",".join(o for _, o in by_id)}],"milestones":{milestones}}}'
     return (
