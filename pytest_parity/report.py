@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import stat
+from itertools import chain, repeat
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from junitparser import (
@@ -236,6 +237,9 @@ _json_str: Any = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
 #: enough for the chunk's strings to stay in the CPU cache (passes over one string of a
 #: 100,000-test block made building superlinear)
 _TEST_CHUNK = 1024
+#: the ASCII characters that ASCII JSON escapes (controls, DEL, quote, backslash) and the
+#: markup ones: an ASCII node ID without any of them is written as it is, between ``&quot;``
+_PLAIN_UNSAFE = bytes(range(0x20)) + b'\x7f"\\&<>'
 
 
 def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
@@ -243,39 +247,78 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
     in chunks of :data:`_TEST_CHUNK` records.
 
     The value is ``[nodeid, outcome, [ids], [milestones]]`` exactly as ``_JSON`` would
-    write it. This is the bulk of a big report, so it is rendered without an element per
-    test: ASCII JSON is XML-safe by construction (and never holds a raw newline), so a
-    chunk's values are joined by newlines, escaped for a double-quoted attribute in one
-    pass per markup character, and the newlines become the markup between the properties.
-    The JSON of the ID lists, shared by many tests, is rendered once per distinct list.
+    write it, escaped for a double-quoted attribute. This is the bulk of a big report, so
+    it is rendered without an element per test, and the usual chunk without a Python step
+    per test: when no node ID of the chunk needs escaping (ASCII, no control character,
+    quote, backslash or markup character), each line is the node ID between a constant
+    head and the rendered rest of its record, the rest rendered once per distinct
+    (outcome, IDs, milestones), and the chunk is one C-level join. Other chunks go
+    through :func:`_test_properties_escaped`.
     """
-    # the tail by the invariants alone for tests tagged without milestone= (nearly all)
-    tails: dict[tuple[str, ...], str] = {}
-    get_tail = tails.get
-    tails_ms: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+    head = f'{indent}<property name="{P_TEST}" value="[&quot;'
     json_str = _json_str
-    head = f'{indent}<property name="{P_TEST}" value="'
-    end = '"/>\n'
+    lists: dict[tuple[str, ...], str] = {}
+
+    def json_list(items: tuple[str, ...]) -> str:
+        """``items`` as a JSON list, escaped for the attribute (shared by many tests)."""
+        found = lists.get(items)
+        if found is None:
+            found = lists[items] = _escape_attr(f"[{','.join(map(json_str, items))}]")
+        return found
+
+    def rest(outcome: str, ids: tuple[str, ...], ms: tuple[str, ...]) -> str:
+        """A line after its node ID."""
+        return f'&quot;,{_escape_attr(json_str(outcome))},{json_list(ids)},{json_list(ms)}]"/>\n'
+
+    # the rest of a line by (outcome, IDs, milestones); and by IDs, for each outcome, for
+    # chunks of one outcome without milestone= tags (nearly all: the IDs tuples are shared
+    # by the tests of one marker, so looking them up is mostly an identity check)
+    rests: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+    rests_by_ids: dict[str, dict[tuple[str, ...], str]] = {}
     chunks: list[str] = []
     for start in range(0, len(records), _TEST_CHUNK):
-        values: list[str] = []
-        append = values.append
-        for nodeid, outcome, invariants, milestones in records[start : start + _TEST_CHUNK]:
-            tail = tails_ms.get((invariants, milestones)) if milestones else get_tail(invariants)
-            if tail is None:
-                ids = ",".join(map(json_str, invariants))
-                tail = f",[{ids}],[{','.join(map(json_str, milestones))}]]"
-                if milestones:
-                    tails_ms[invariants, milestones] = tail
-                else:
-                    tails[invariants] = tail
-            append(f'[{json_str(nodeid)},"{outcome}"{tail}')
-        body = "\n".join(values)
-        for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
-            if char in body:
-                body = body.replace(char, entity)
-        chunks.append(head + body.replace("\n", end + head) + end)
+        chunk = records[start : start + _TEST_CHUNK]
+        nodeids, outcomes, invariants, milestones = zip(*chunk, strict=True)
+        plain = " ".join(nodeids)
+        if not plain.isascii() or len(plain.encode().translate(None, _PLAIN_UNSAFE)) != len(plain):
+            chunks.append(_test_properties_escaped(chunk, indent))
+            continue
+        outcome = outcomes[0]
+        table: dict[Any, str]
+        keys: Iterable[Any]
+        if outcomes.count(outcome) == len(chunk) and milestones.count(()) == len(chunk):
+            keys = invariants
+            table = rests_by_ids.setdefault(outcome, {})
+            for ids in set(invariants).difference(table):
+                table[ids] = rest(outcome, ids, ())
+        else:
+            keys = list(zip(outcomes, invariants, milestones, strict=True))
+            table = rests
+            for key in set(keys).difference(table):
+                table[key] = rest(*key)
+        chunks.append(
+            "".join(chain.from_iterable(zip(repeat(head), nodeids, map(table.__getitem__, keys))))
+        )
     return chunks
+
+
+def _test_properties_escaped(records: list[TestRecord], indent: str) -> str:
+    """:func:`_test_properties` for a chunk with node IDs that need escaping: each value
+    rendered as JSON, the chunk's values joined by newlines (ASCII JSON never holds a raw
+    one), escaped for a double-quoted attribute in one pass per markup character, and the
+    newlines become the markup between the properties."""
+    head = f'{indent}<property name="{P_TEST}" value="'
+    end = '"/>\n'
+    json_str = _json_str
+    values = [
+        f"[{json_str(nodeid)},{_JSON(outcome)},{_JSON(ids)},{_JSON(ms)}]"
+        for nodeid, outcome, ids, ms in records
+    ]
+    body = "\n".join(values)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        if char in body:
+            body = body.replace(char, entity)
+    return head + body.replace("\n", end + head) + end
 
 
 #: how each invariant's JSON object starts (to_data puts "id" first); in

@@ -501,6 +501,49 @@ def test_no_milestones_still_carries_the_evidence(
     assert loaded.records == (rec("t.py::test_x", "passed"),)
 
 
+def _reference_test_block(records: list[TestRecord], indent: str) -> str:
+    """The test block rendered the plain way: each value with json.dumps, escaped for a
+    double-quoted attribute (ASCII JSON never holds a raw newline, tab or CR)."""
+    lines = []
+    for r in records:
+        value = json.dumps(
+            [r.nodeid, r.outcome, list(r.invariants), list(r.milestones)],
+            ensure_ascii=True,
+            separators=(",", ":"),
+        )
+        for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+            value = value.replace(char, entity)
+        lines.append(f'{indent}<property name="parity.test" value="{value}"/>\n')
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_test_block_is_the_plain_json_rendering(seed: int) -> None:
+    """Every way through the test block (chunks of plain node IDs with one outcome and no
+    milestone=, with mixed outcomes or milestones, chunks that need escaping, chunk
+    boundaries) writes exactly what json.dumps and attribute escaping would."""
+    rnd = random.Random(seed)
+    odd = ['"', "\\", "&", "<", ">", "\x7f", "\x01", "\n", "\t", "é", "\u2028", "'", " ", "]"]
+    ids = [(f"I-{n}",) for n in range(7)] + [("I-1", "I-2"), ("A&B", "C<D")]
+    outcomes = ["passed"] if rnd.random() < 0.5 else ["passed", "failed", "flaky", "not-run"]
+    milestones = [()] if rnd.random() < 0.5 else [(), ("M1",), ("M1", "M2")]
+    n = rnd.choice([1, 5, 1023, 1024, 1025, 2500])
+    nodeids = set()
+    while len(nodeids) < n:
+        nodeid = f"t_{rnd.randrange(10**6)}.py::test"
+        if rnd.random() < (0.002 if seed % 2 else 0.0):
+            nodeid += rnd.choice(odd)
+        nodeids.add(nodeid)
+    records = sorted(
+        (
+            TestRecord(nodeid, rnd.choice(outcomes), rnd.choice(ids), rnd.choice(milestones))
+            for nodeid in nodeids
+        ),
+        key=lambda r: r.nodeid,
+    )
+    assert "".join(report._test_properties(records, "  ")) == _reference_test_block(records, "  ")
+
+
 # -- determinism and timestamps --------------------------------------------------------------
 
 
