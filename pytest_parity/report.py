@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import stat
 from itertools import chain, repeat
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
@@ -523,11 +522,17 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
 # -- writing ------------------------------------------------------------------------------
 
 
+def _temp_token() -> str:
+    """16 random hex digits for a temporary file's name (what ``secrets.token_hex(8)``
+    returns, without importing ``secrets`` and ``hmac`` into every run that writes)."""
+    return os.urandom(8).hex()
+
+
 def _open_temp(directory: str, base: str) -> tuple[int, str]:
     """A new file next to the target; created with mode 0o666 so the umask applies."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+        tmp = os.path.join(directory, f".{base}.{_temp_token()}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:

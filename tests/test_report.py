@@ -704,13 +704,19 @@ def test_parent_is_a_file(tmp_path: Path) -> None:
 
 def test_temp_name_collision_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     names = iter(["taken", "taken", "free"])
-    monkeypatch.setattr("pytest_parity.report.secrets.token_hex", lambda n: next(names))
+    monkeypatch.setattr("pytest_parity.report._temp_token", lambda: next(names))
     squatter = tmp_path / ".report.xml.taken.tmp"
     squatter.write_text("someone else's")
     path = write(tmp_path)
     assert squatter.read_text() == "someone else's"
     assert sorted(os.listdir(tmp_path)) == [".report.xml.taken.tmp", "report.xml"]
     assert path.read_bytes() == build()
+
+
+def test_temp_token_is_random_hex() -> None:
+    tokens = {report._temp_token() for _ in range(50)}
+    assert len(tokens) == 50
+    assert all(len(t) == 16 and int(t, 16) >= 0 for t in tokens)
 
 
 # -- hostile text -----------------------------------------------------------------------------
