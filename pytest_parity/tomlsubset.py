@@ -18,6 +18,7 @@ tests check that against ``tomllib`` on thousands of generated near-miss texts.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -35,19 +36,80 @@ _INT = r"(?:0|[1-9][0-9]{0,17})"
 _ARRAY = rf"\[{_WS}(?:{_STRING}{_WS}(?:,{_WS}{_STRING}{_WS})*(?:,{_WS})?)?\]"
 
 #: one line: (header) or (key, value), or neither for a blank or comment line
-_LINE = re.compile(
-    # no two runs of whitespace may meet (a line of blanks would backtrack quadratically)
+# (no two runs of whitespace may meet: a line of blanks would backtrack quadratically)
+_LINE = (
     rf"{_WS}(?:(?:\[{_WS}({_KEY}(?:\.{_KEY})*){_WS}\]"
     rf"|({_KEY}){_WS}={_WS}({_STRING}|{_INT}|{_ARRAY})){_WS})?(?:#.*)?"
 )
 #: the keys of a header, or the strings of an array, in order (on text _LINE accepted)
-_TOKEN = re.compile(rf"[A-Za-z0-9_-]+|{_STRING}")
+_TOKEN = rf"[A-Za-z0-9_-]+|{_STRING}"
 #: what TOML allows nowhere: control characters but tab and newline (CR: see loads)
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+#: the characters of a bare key, and of a dotted header of bare keys
+_BARE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_DOTTED = _BARE + b"."
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """_LINE and _TOKEN, compiled on first use (about half a millisecond): most registries
+    are read by the str-method fast path of :func:`loads` alone."""
+    return re.compile(_LINE), re.compile(_TOKEN)
 
 
 def _unquote(token: str) -> str:
     return token[1:-1] if token[0] in "\"'" else token
+
+
+def _plain_string(value: str) -> bool:
+    """``value`` is ``"..."`` without a quote or backslash inside."""
+    return (
+        len(value) >= 2
+        and value[0] == value[-1] == '"'
+        and '"' not in (inner := value[1:-1])
+        and "\\" not in inner
+    )
+
+
+def _fast(line: str) -> tuple[tuple[str, ...] | None, str | None, Any]:
+    """(header path, None, None) or (None, key, value) for a line in the most common
+    forms, written without spaces to spare: ``[a.b.c]`` of bare keys, and ``key = v`` with
+    a bare key and v a ``"string"`` (without escapes), a plain decimal integer or
+    ``["string", "string"]``; (None, None, None) for any other line, which the regex then
+    reads. Each form is one the regex reads the same way. (Inlined checks: this runs once
+    per line of the registry.)"""
+    if line[0] == "[":
+        inner = line[1:-1]
+        if (
+            line[-1] == "]"
+            and inner.isascii()
+            and not inner.encode().translate(None, _DOTTED)
+            and "" not in (path := tuple(inner.split(".")))
+        ):
+            return path, None, None
+        return None, None, None
+    key, eq, value = line.partition(" = ")
+    if not (eq and key and value and key.isascii()) or key.encode().translate(None, _BARE):
+        return None, None, None
+    first = value[0]
+    if first == '"':
+        inner = value[1:-1]
+        if value[-1] == '"' and len(value) >= 2 and '"' not in inner and "\\" not in inner:
+            return None, key, inner
+    elif first == "[":
+        inner = value[1:-1]
+        if value[-1] == "]":
+            if not inner:
+                return None, key, []
+            items = inner.split(", ")
+            if all(map(_plain_string, items)):
+                return None, key, [item[1:-1] for item in items]
+    elif (
+        value.isascii() and value.isdigit() and len(value) <= 18 and (first != "0" or value == "0")
+    ):
+        return None, key, int(value)
+    return None, None, None
 
 
 def loads(text: str) -> dict[str, Any] | None:
@@ -60,21 +122,34 @@ def loads(text: str) -> dict[str, Any] | None:
     root: dict[str, Any] = {}
     table = root
     headers: set[tuple[str, ...]] = set()
-    fullmatch = _LINE.fullmatch
-    tokens = _TOKEN.findall
+    path: tuple[str, ...] | None
+    key: str | None
     for line in text.split("\n"):
         if not line:
             continue
-        match = fullmatch(line)
-        if match is None:
-            return None
-        header, key, value = match.groups()
-        if header is not None:
-            path = (
-                tuple(map(_unquote, tokens(header)))
-                if '"' in header or "'" in header
-                else tuple(header.split("."))
-            )
+        path, key, value = _fast(line)
+        if path is None and key is None:
+            line_pattern, token_pattern = _patterns()
+            match = line_pattern.fullmatch(line)
+            if match is None:
+                return None
+            header, key, raw = match.groups()
+            if header is not None:
+                path = (
+                    tuple(map(_unquote, token_pattern.findall(header)))
+                    if '"' in header or "'" in header
+                    else tuple(header.split("."))
+                )
+            elif key is not None:
+                key = _unquote(key)
+                first = raw[0]
+                if first == "[":
+                    value = list(map(_unquote, token_pattern.findall(raw)))
+                elif first in "\"'":
+                    value = raw[1:-1]
+                else:
+                    value = int(raw)
+        if path is not None:
             if path in headers:
                 return None  # a table defined twice: tomllib's error
             headers.add(path)
@@ -85,14 +160,7 @@ def loads(text: str) -> dict[str, Any] | None:
                     return None  # a header through a value: tomllib's error
                 table = inner
         elif key is not None:
-            key = _unquote(key)
             if key in table:
                 return None  # a key defined twice: tomllib's error
-            first = value[0]
-            if first == "[":
-                table[key] = list(map(_unquote, tokens(value)))
-            elif first in "\"'":
-                table[key] = value[1:-1]
-            else:
-                table[key] = int(value)
+            table[key] = value
     return root

@@ -525,10 +525,12 @@ def test_test_block_is_the_plain_json_rendering(seed: int) -> None:
     rnd = random.Random(seed)
     odd = ['"', "\\", "&", "<", ">", "\x7f", "\x01", "\n", "\t", "é", "\u2028", "'", " ", "]"]
     ids = [(f"I-{n}",) for n in range(7)] + [("I-1", "I-2"), ("A&B", "C<D")]
-    outcomes = ["passed"] if rnd.random() < 0.5 else ["passed", "failed", "flaky", "not-run"]
+    outcomes: list[Outcome] = (
+        ["passed"] if rnd.random() < 0.5 else ["passed", "failed", "flaky", "not-run"]
+    )
     milestones = [()] if rnd.random() < 0.5 else [(), ("M1",), ("M1", "M2")]
     n = rnd.choice([1, 5, 1023, 1024, 1025, 2500])
-    nodeids = set()
+    nodeids: set[str] = set()
     while len(nodeids) < n:
         nodeid = f"t_{rnd.randrange(10**6)}.py::test"
         if rnd.random() < (0.002 if seed % 2 else 0.0):
