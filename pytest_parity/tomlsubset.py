@@ -14,6 +14,10 @@ form, any escape, any doubt: a key defined twice, a header repeated, a control c
 and the caller then parses the text with ``tomllib``, which also words every error. So for
 every text this returns a document for, it is the document ``tomllib.loads`` returns; the
 tests check that against ``tomllib`` on thousands of generated near-miss texts.
+
+Lines in the most common forms (see :func:`_fast`) are read with str methods; a regex
+reads the others, compiled on first use, so a registry of only such lines never pays for
+compiling it.
 """
 
 from __future__ import annotations
