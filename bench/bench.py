@@ -293,7 +293,7 @@ def synthetic(n_records: int, n_invariants: int) -> tuple[Registry, dict[str, Te
 
 
 def case_report_build(work: Path, rounds: int) -> list[Row]:
-    del work, rounds  # in-process, always best of 5 (the least disturbed run)
+    del work, rounds  # in-process, always best of 9 (the least disturbed run)
     from pytest_parity.evidence import decide_gate, evaluate
     from pytest_parity.report import build_report_xml
 
@@ -301,7 +301,7 @@ def case_report_build(work: Path, rounds: int) -> list[Row]:
     for n_records, n_invariants in ((10_000, 1_000), (100_000, 10_000)):
         registry, records = synthetic(n_records, n_invariants)
         runs: list[tuple[float, float]] = []  # (evaluate + gate, build) seconds
-        for _ in range(5):
+        for _ in range(9):
             gc.collect()
             start = time.perf_counter()
             evidence = evaluate(registry, records, today=TODAY)

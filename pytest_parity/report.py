@@ -22,7 +22,8 @@ import json
 import os
 import re
 import stat
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from junitparser import (
@@ -288,16 +289,17 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
         if outcomes.count(outcome) == len(chunk) and milestones.count(()) == len(chunk):
             keys = invariants
             table = rests_by_ids.setdefault(outcome, {})
-            for ids in set(invariants).difference(table):
-                table[ids] = rest(outcome, ids, ())
         else:
             keys = list(zip(outcomes, invariants, milestones, strict=True))
             table = rests
-            for key in set(keys).difference(table):
-                table[key] = rest(*key)
-        chunks.append(
-            "".join(chain.from_iterable(zip(repeat(head), nodeids, map(table.__getitem__, keys))))
-        )
+        # one lookup per record; the keys not rendered yet (first seen in this chunk) are
+        # rendered, and the chunk looked up again
+        found: list[Any] = list(map(table.get, keys))
+        if None in found:
+            for key in set(compress(keys, map(is_, found, repeat(None)))):
+                table[key] = rest(outcome, key, ()) if table is not rests else rest(*key)
+            found = list(map(table.__getitem__, keys))
+        chunks.append("".join(chain.from_iterable(zip(repeat(head), nodeids, found))))
     return chunks
 
 
