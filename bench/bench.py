@@ -402,7 +402,8 @@ def counted(proc: subprocess.Popen[str], cmd: Sequence[str]) -> int:
 
 
 def case_instructions(work: Path, rounds: int) -> list[Row]:
-    """The dormant and active cases counted in instructions instead of seconds.
+    """The dormant and active cases, and the report build, counted in instructions
+    instead of seconds.
 
     Opt-in (``--only instructions``; about 20 minutes, 4 with ``--quick``): on a shared
     machine, wall-time noise of a few percent swamps a 1% target, while instruction counts
@@ -444,7 +445,67 @@ def case_instructions(work: Path, rounds: int) -> list[Row]:
                 ratio <= target,
             )
         )
+    rows.append(case_build_instructions(work / "build"))
     return rows
+
+
+#: ``bench.py --build-child N K``: one report build, between two markers for callgrind
+BUILD_CHILD = "--build-child"
+
+
+def build_child(n_records: int, n_invariants: int) -> None:
+    """Evaluate, gate and build the report of :func:`synthetic` once, between two calls
+    to ``os.getppid()``, where callgrind (``--dump-before=getppid``) dumps its counter; a
+    small build first, so that nothing is imported or compiled between the markers."""
+    from pytest_parity.evidence import decide_gate, evaluate
+    from pytest_parity.report import build_report_xml
+
+    for n, k in ((100, 10), (n_records, n_invariants)):
+        registry, records = synthetic(n, k)
+        gc.collect()
+        os.getppid()
+        evidence = evaluate(registry, records, today=TODAY)
+        build_report_xml(evidence, decide_gate(evidence, "all"), timestamp=TIMESTAMP)
+        os.getppid()
+
+
+def counted_build(work: Path, n_records: int, n_invariants: int) -> int:
+    """Instructions of one evaluate + gate + build of ``n_records`` records."""
+    out = work / f"build-{n_records}.out"
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--dump-before=getppid",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        BUILD_CHILD,
+        str(n_records),
+        str(n_invariants),
+    ]
+    env = {**clean_env(), "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # dumps: 1 start..small, 2 small build, 3 between, 4 the build measured
+    measured = Path(f"{out}.4")
+    if proc.returncode != 0 or not measured.is_file():
+        raise BenchError(f"{show(cmd)}: exit {proc.returncode}\n{tail(proc.stderr)}")
+    found = re.search(r"^(?:summary|totals): (\d+)", measured.read_text(), re.MULTILINE)
+    if found is None:
+        raise BenchError(f"no instruction count in {measured}")
+    return int(found.group(1))
+
+
+def case_build_instructions(work: Path) -> Row:
+    """The report-build case counted in instructions: the algorithm's growth, without
+    the memory hierarchy (the 10,000-record input fits in a 4 MiB L2 cache, the
+    100,000-record one does not, which alone moves the timed ratio by 10-15%)."""
+    work.mkdir(parents=True, exist_ok=True)
+    small, big = (counted_build(work, n, k) for n, k in ((10_000, 1_000), (100_000, 10_000)))
+    ratio = big / small
+    print(f"  report build: {small:,} vs {big:,} instructions, {ratio:.2f}x", flush=True)
+    return Row(
+        "report-build (instr.)", f"10x input: {ratio:.2f}x instructions", "<= 11x", ratio <= 11
+    )
 
 
 RUNNERS: dict[str, Callable[[Path, int], list[Row]]] = {
@@ -466,7 +527,7 @@ def run_case(name: str, work: Path, rounds: int) -> list[Row]:
     how = {
         "report-build": "best of 5",
         "cli": f"{min(rounds, 3)} runs each",
-        "instructions": "one counted run per side and hash seed",
+        "instructions": "one counted run per side and hash seed; the report build once per size",
     }.get(name, f"{rounds} rounds")
     print(f"\n== {name} ({how})", flush=True)
     start = time.perf_counter()
@@ -529,4 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [BUILD_CHILD]:
+        build_child(int(sys.argv[2]), int(sys.argv[3]))
+        sys.exit(0)
     sys.exit(main())
