@@ -525,7 +525,7 @@ DEFAULT_CASES = CASES[:-1]
 
 def run_case(name: str, work: Path, rounds: int) -> list[Row]:
     how = {
-        "report-build": "best of 5",
+        "report-build": "best of 9",
         "cli": f"{min(rounds, 3)} runs each",
         "instructions": "one counted run per side and hash seed; the report build once per size",
     }.get(name, f"{rounds} rounds")
