@@ -405,7 +405,7 @@ def case_instructions(work: Path, rounds: int) -> list[Row]:
     """The dormant and active cases, and the report build, counted in instructions
     instead of seconds.
 
-    Opt-in (``--only instructions``; about 20 minutes, 4 with ``--quick``): on a shared
+    Opt-in (``--only instructions``; about 25 minutes, 6 with ``--quick``): on a shared
     machine, wall-time noise of a few percent swamps a 1% target, while instruction counts
     do not move. For each hash seed (one with ``--quick``), the baseline and the plugin
     run side by side under the same ``PYTHONHASHSEED``; the figure is the median of the
