@@ -56,7 +56,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 __all__ = [
     "MAX_REPORT_BYTES",
@@ -142,56 +142,6 @@ def _escape_attr(text: str) -> str:
     return text
 
 
-def _serialize(root: Any, test_properties: Any = None, tests_xml: Iterable[str] = ()) -> bytes:
-    """Pretty, deterministic UTF-8 serialization of an ElementTree element.
-
-    Attributes keep the order they were set in; an element has either text or children
-    (the report never mixes them). ``tests_xml``, the ``parity.test`` properties already
-    rendered (see :func:`_test_properties`), goes at the end of the ``test_properties``
-    element. Text and attribute values must be XML-safe already (:func:`xml_safe`); only
-    markup characters are escaped here. Linear in the size of the document.
-    """
-    out: list[str] = [_XML_DECLARATION]
-    # attribute values repeat (classnames, "0", property names): escaped once each
-    escaped: dict[str, str] = {}
-
-    def attr(value: str) -> str:
-        found = escaped.get(value)
-        if found is None:
-            found = escaped[value] = _escape_attr(value)
-        return found
-
-    def emit(elem: Any, indent: str) -> None:
-        if elem.tag == "properties":
-            inner = indent + "  "
-            out.append(f"{indent}<properties>\n")
-            for prop in elem:
-                out.append(
-                    f'{inner}<property name="{attr(prop.get("name"))}" '
-                    f'value="{_escape_attr(prop.get("value"))}"/>\n'
-                )
-            if elem is test_properties:  # the bulk of a big report, rendered apart
-                out.extend(tests_xml)
-            out.append(f"{indent}</properties>\n")
-            return
-        items = elem.items()
-        attrs = "".join([f' {name}="{attr(value)}"' for name, value in items]) if items else ""
-        children = list(elem)
-        text = elem.text
-        if children:
-            out.append(f"{indent}<{elem.tag}{attrs}>\n")
-            for child in children:
-                emit(child, indent + "  ")
-            out.append(f"{indent}</{elem.tag}>\n")
-        elif text:
-            out.append(f"{indent}<{elem.tag}{attrs}>{_escape_text(text)}</{elem.tag}>\n")
-        else:
-            out.append(f"{indent}<{elem.tag}{attrs}/>\n")
-
-    emit(root, "")
-    return "".join(out).encode()
-
-
 # -- timestamps ---------------------------------------------------------------------------
 
 
@@ -242,7 +192,7 @@ _TEST_CHUNK = 1024
 _PLAIN_UNSAFE = bytes(range(0x20)) + b'\x7f"\\&<>'
 
 
-def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
+def _test_properties(records: list[TestRecord], indent: str) -> Iterator[str]:
     """The ``<property name="parity.test" .../>`` lines of ``records``, one per record,
     in chunks of :data:`_TEST_CHUNK` records.
 
@@ -275,13 +225,12 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
     # by the tests of one marker, so looking them up is mostly an identity check)
     rests: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
     rests_by_ids: dict[str, dict[tuple[str, ...], str]] = {}
-    chunks: list[str] = []
     for start in range(0, len(records), _TEST_CHUNK):
         chunk = records[start : start + _TEST_CHUNK]
         nodeids, outcomes, invariants, milestones = zip(*chunk, strict=True)
         plain = " ".join(nodeids)
         if not plain.isascii() or len(plain.encode().translate(None, _PLAIN_UNSAFE)) != len(plain):
-            chunks.append(_test_properties_escaped(chunk, indent))
+            yield _test_properties_escaped(chunk, indent)
             continue
         outcome = outcomes[0]
         table: dict[Any, str]
@@ -299,8 +248,7 @@ def _test_properties(records: list[TestRecord], indent: str) -> list[str]:
             for key in set(compress(keys, map(is_, found, repeat(None)))):
                 table[key] = rest(outcome, key, ()) if table is not rests else rest(*key)
             found = list(map(table.__getitem__, keys))
-        chunks.append("".join(chain.from_iterable(zip(repeat(head), nodeids, found))))
-    return chunks
+        yield "".join(chain.from_iterable(zip(repeat(head), nodeids, found)))
 
 
 def _test_properties_escaped(records: list[TestRecord], indent: str) -> str:
@@ -370,8 +318,8 @@ def _waiver_text(waiver: Waiver) -> str:
     return f"{waiver.reason} (until {waiver.until.isoformat()})"
 
 
-def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
-    """The ``<testcase>`` of one invariant, and its status (``classname``: XML-safe)."""
+def _testcase(result: InvariantResult, classname: str) -> Any:
+    """The junitparser ``TestCase`` of one invariant (``classname``: XML-safe)."""
     inv = result.invariant
     waiver = inv.waiver
     expired = waiver if result.waiver_expired else None
@@ -401,7 +349,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
                 lines.append(f"other tests naming it ({len(others)}):")
                 lines.extend(_test_lines(others))
         case.append(SystemOut(xml_safe("\n".join(lines))))  # a new case: no child yet
-        return case, status
+        return case
     if status == "waived":
         text = result.reason if waiver is None else _waiver_text(waiver)
         skipped = Skipped(xml_safe(f"waived: {text}"))
@@ -410,7 +358,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
             lines.extend(_test_lines(result.tests))
         skipped.text = xml_safe("\n".join(lines))
         case.append(skipped)
-        return case, status
+        return case
     # failed, missing, not-run (a waiver that expired waives nothing: it lands here)
     message = result.reason or status
     if expired is not None and "expired" not in message:
@@ -431,7 +379,7 @@ def _testcase(result: InvariantResult, classname: str) -> tuple[TestCase, str]:
     failure = Failure(xml_safe(message), f"parity.{status}")
     failure.text = xml_safe("\n".join(lines))
     case.append(failure)
-    return case, status
+    return case
 
 
 def _properties(common: list[tuple[str, str]], extra: Iterable[tuple[str, str]]) -> Any:
@@ -447,11 +395,51 @@ def build_report_xml(
     evidence: Evidence, gate: GateResult | None, *, timestamp: dt.datetime
 ) -> bytes:
     """The evidence report document (exactly the bytes :func:`write_report` writes)."""
+    pieces = _report_pieces(evidence, gate, timestamp)
     with gc_paused():
-        return _build_report_xml(evidence, gate, timestamp)
+        return b"".join([piece.encode() for piece in pieces])
 
 
-def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime) -> bytes:
+#: lines of the document (mostly a ``<testcase>`` each) handed on as one piece
+_PIECE_LINES = 256
+
+
+def _report_pieces(
+    evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime
+) -> Iterator[str]:
+    """The report document, in pieces of a few hundred lines or one chunk of the test
+    block each, rendered as they are consumed. Checks the evidence first: an error is
+    raised here, before any piece, not while they are being written.
+
+    A report is built and written a piece at a time, so it never exists whole in memory:
+    each ``<testcase>`` is rendered as soon as it is built and each piece is written as
+    soon as it is rendered, in memory that the next piece reuses while it is still in the
+    CPU cache. Held whole, a 100,000-test report (20 MB) was three passes over memory that
+    no cache holds: its elements, their text, and the document.
+    """
+    registry = evidence.registry
+    by_milestone: dict[str, list[InvariantResult]] = {m: [] for m in registry.milestone_ids()}
+    for inv_id, inv in registry.invariants.items():
+        result = evidence.results.get(inv_id)
+        if result is None:
+            raise ParityError(f"the evidence has no result for invariant {inv_id!r}")
+        by_milestone[inv.milestone].append(result)
+    return _pieces(evidence, gate, timestamp, by_milestone)
+
+
+def _pieces(
+    evidence: Evidence,
+    gate: GateResult | None,
+    timestamp: dt.datetime,
+    by_milestone: dict[str, list[InvariantResult]],
+) -> Iterator[str]:
+    """:func:`_report_pieces` once the evidence is checked.
+
+    Pretty, deterministic XML: attributes keep the order they were set in; an element has
+    either text or children (the report never mixes them). Text and attribute values are
+    made XML-safe (:func:`xml_safe`) as the elements are built; only markup characters
+    are escaped here. Linear in the size of the document.
+    """
     registry = evidence.registry
     stamp = _format_timestamp(timestamp)
     registry_json, registry_sha = _registry_json_and_sha256(registry.to_data())
@@ -463,40 +451,25 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
         (P_FLAKY, evidence.flaky),
         (P_TIMESTAMP, stamp),
     ]
-    records = sorted(evidence.records.values(), key=by_nodeid)
-    # root > testsuite > properties > property: three levels of two spaces
-    tests_xml = _test_properties(records, "      ")
-
-    by_milestone: dict[str, list[InvariantResult]] = {m: [] for m in registry.milestone_ids()}
-    for inv_id, inv in registry.invariants.items():
-        result = evidence.results.get(inv_id)
-        if result is None:
-            raise ParityError(f"the evidence has no result for invariant {inv_id!r}")
-        by_milestone[inv.milestone].append(result)
-
     # (suite name, milestone title, invariant results); with no milestone declared, one
     # empty suite still carries the properties
     groups = [(_SUITE_PREFIX + m.id, m.title, by_milestone[m.id]) for m in registry.milestones] or [
         (_NO_MILESTONE_SUITE, "", [])
     ]
+    # every element but the test cases first: the opening tags carry the counts, which the
+    # statuses give before any case is built
     root: Any = JUnitXml("pytest-parity")
-    test_properties: Any = None
+    suites: list[tuple[Any, Any, str, list[InvariantResult]]] = []
     total_tests = total_failures = 0
-    suites: list[Any] = []
-    for index, (classname, title, results) in enumerate(groups):
-        classname = xml_safe(classname)
+    for index, (name, title, results) in enumerate(groups):
+        classname = xml_safe(name)
         suite: Any = TestSuite(classname)
-        cases = []
-        failures = skipped = 0
-        for result in results:
-            case, status = _testcase(result, classname)
-            cases.append(case)
-            failures += status in _FAILING
-            skipped += status == "waived"
-        suite.tests = len(cases)
+        statuses: list[str] = [result.status for result in results]
+        failures = sum(map(statuses.count, _FAILING))
+        suite.tests = len(results)
         suite.failures = failures
         suite.errors = 0
-        suite.skipped = skipped
+        suite.skipped = statuses.count("waived")
         suite.time = 0
         suite.timestamp = stamp
         extra: list[tuple[str, str]] = [(P_TITLE, title)]
@@ -504,21 +477,74 @@ def _build_report_xml(evidence: Evidence, gate: GateResult | None, timestamp: dt
             extra.append((P_INCOMPLETE, evidence.incomplete))
         if index == 0:
             extra.append((P_REGISTRY, registry_json))
-        props = _properties(common, extra)
-        if index == 0:
-            test_properties = props._elem
-        suite.append(props)
-        for case in cases:
-            suite.append(case)
-        suites.append(suite)
-        total_tests += len(cases)
+        suites.append((suite._elem, _properties(common, extra)._elem, classname, results))
+        total_tests += len(results)
         total_failures += failures
     root.tests = total_tests
     root.failures = total_failures
     root.errors = 0
-    for suite in suites:
-        root.append(suite)
-    return _serialize(root._elem, test_properties, tests_xml)
+
+    attrs = _AttributeRenderer()
+
+    out: list[str] = [_XML_DECLARATION, f"<{root._elem.tag}{attrs(root._elem)}>\n"]
+    for index, (suite, props, classname, results) in enumerate(suites):
+        out.append(f"  <{suite.tag}{attrs(suite)}>\n    <properties>\n")
+        for prop in props:
+            out.append(
+                f'      <property name="{attrs.value(prop.get("name"))}" '
+                f'value="{_escape_attr(prop.get("value"))}"/>\n'
+            )
+        if index == 0 and evidence.records:
+            # the bulk of a big report: root > testsuite > properties > property
+            yield "".join(out)
+            out = []
+            yield from _test_properties(sorted(evidence.records.values(), key=by_nodeid), "      ")
+        out.append("    </properties>\n")
+        for result in results:
+            _render(out, _testcase(result, classname)._elem, "    ", attrs)
+            if len(out) >= _PIECE_LINES:
+                yield "".join(out)
+                out = []
+        out.append(f"  </{suite.tag}>\n")
+    out.append(f"</{root._elem.tag}>\n")
+    yield "".join(out)
+
+
+class _AttributeRenderer:
+    """An element's attributes as markup (`` name="value"`` each, in the order they were
+    set), each distinct value escaped once: they repeat (classnames, "0", property
+    names)."""
+
+    def __init__(self) -> None:
+        self._escaped: dict[str, str] = {}
+
+    def value(self, value: str) -> str:
+        found = self._escaped.get(value)
+        if found is None:
+            found = self._escaped[value] = _escape_attr(value)
+        return found
+
+    def __call__(self, elem: Any) -> str:
+        items = elem.items()
+        if not items:
+            return ""
+        value = self.value
+        return "".join([f' {name}="{value(text)}"' for name, text in items])
+
+
+def _render(out: list[str], elem: Any, indent: str, attrs: _AttributeRenderer) -> None:
+    """Append the lines of an ElementTree element (and its children) to ``out``: text on
+    the element's line, children on lines of their own, ``<tag/>`` when it has neither."""
+    children = list(elem)
+    if children:
+        out.append(f"{indent}<{elem.tag}{attrs(elem)}>\n")
+        for child in children:
+            _render(out, child, indent + "  ", attrs)
+        out.append(f"{indent}</{elem.tag}>\n")
+    elif elem.text:
+        out.append(f"{indent}<{elem.tag}{attrs(elem)}>{_escape_text(elem.text)}</{elem.tag}>\n")
+    else:
+        out.append(f"{indent}<{elem.tag}{attrs(elem)}/>\n")
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -547,9 +573,17 @@ def _os_reason(exc: Exception) -> str:
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes, *, what: str = "", mode: int | None = None
+    path: str | os.PathLike[str],
+    data: bytes | Iterable[bytes],
+    *,
+    what: str = "",
+    mode: int | None = None,
 ) -> None:
     """Write ``data`` to ``path`` atomically (the report, and the CLI's matrix documents).
+
+    ``data``: the bytes, or an iterable of byte strings written in turn (a document
+    written while it is built); if iterating raises, the temporary file is removed and the
+    error propagates.
 
     Missing parent directories are created. The bytes go to a temporary file in the target
     directory, are flushed to disk and the file is renamed over ``path``; on any failure
@@ -570,7 +604,10 @@ def atomic_write(
         raise ParityError(f"{failure}: {_os_reason(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                fh.writelines(data)
             fh.flush()
             os.fsync(fh.fileno())
         if mode is not None:
@@ -595,10 +632,9 @@ def write_report(
 
     ``timestamp`` defaults to :func:`report_timestamp`.
     """
-    data = build_report_xml(
-        evidence, gate, timestamp=report_timestamp() if timestamp is None else timestamp
-    )
-    atomic_write(path, data, what="the evidence report")
+    pieces = _report_pieces(evidence, gate, report_timestamp() if timestamp is None else timestamp)
+    with gc_paused():
+        atomic_write(path, map(str.encode, pieces), what="the evidence report")
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import socket
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import xmlschema
@@ -160,6 +160,19 @@ def gate(passed: bool = False, not_evaluated: str | None = None) -> GateResult:
 @pytest.fixture(scope="module")
 def schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(XSD))
+
+
+def big_evidence(n: int) -> Evidence:
+    """``n`` invariants over two milestones, each named by one test (every third failed)."""
+    from pytest_parity.evidence import evaluate
+
+    reg = Registry(milestones=[Milestone("M1", "one"), Milestone("M2", "two")])
+    records: dict[str, TestRecord] = {}
+    for i in range(n):
+        reg.add(Invariant(f"B-{i}", "M1" if i % 2 else "M2", f"big {i}"))
+        nodeid = f"tests/test_b.py::test_{i}"
+        records[nodeid] = TestRecord(nodeid, "failed" if i % 3 == 0 else "passed", (f"B-{i}",))
+    return evaluate(reg, records, today=dt.date(2025, 1, 1))
 
 
 def build(evidence: Evidence | None = None, g: GateResult | None = None) -> bytes:
@@ -427,11 +440,59 @@ def test_message_keeps_line_breaks_and_tabs() -> None:
     assert failure.get("message") == reason
 
 
-def test_evidence_without_a_result_is_refused() -> None:
+def test_evidence_without_a_result_is_refused(tmp_path: Path) -> None:
     evidence = mixed_evidence()
     del evidence.results["W-1"]
     with pytest.raises(ParityError, match="no result for invariant 'W-1'"):
         build(evidence)
+    # found before anything is written: not even the report's directory is made
+    with pytest.raises(ParityError, match="no result for invariant 'W-1'"):
+        write_report(tmp_path / "out" / "report.xml", evidence, None, timestamp=TS)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("lines", [1, 2, 7])
+def test_piece_boundaries_do_not_show_in_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: int
+) -> None:
+    # the report is rendered and written a few hundred lines at a time; where the pieces
+    # end must not change a byte, in memory or on disk
+    evidence = big_evidence(40)
+    whole = build(evidence)
+    assert whole.count(b"<testcase ") == 40
+    monkeypatch.setattr(report, "_PIECE_LINES", lines)
+    pieces = list(report._report_pieces(evidence, None, TS))
+    assert len(pieces) > 40 // lines
+    assert "".join(pieces).encode() == whole
+    assert build(evidence) == whole
+    assert write(tmp_path, evidence).read_bytes() == whole
+
+
+def test_failure_while_streaming_keeps_the_old_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "report.xml"
+    path.write_text("old report")
+    monkeypatch.setattr(report, "_PIECE_LINES", 1)
+    real = report._testcase
+    seen: list[list[str]] = []
+
+    def testcase(result: InvariantResult, classname: str) -> Any:
+        seen.append(sorted(os.listdir(tmp_path)))
+        if len(seen) == 3:  # pieces of the report are in the temporary file by now
+            raise RuntimeError("boom")
+        return real(result, classname)
+
+    monkeypatch.setattr(report, "_testcase", testcase)
+    with pytest.raises(RuntimeError, match="boom"):
+        write_report(path, big_evidence(10), None, timestamp=TS)
+    monkeypatch.undo()
+    temp, old = seen[-1]
+    assert temp.startswith(".report.xml.")
+    assert temp.endswith(".tmp")
+    assert old == "report.xml"
+    assert path.read_text() == "old report"
+    assert os.listdir(tmp_path) == ["report.xml"]
 
 
 # -- properties ---------------------------------------------------------------------------
@@ -1199,11 +1260,14 @@ def test_read_value_is_shortened_in_messages(tmp_path: Path) -> None:
 def test_serializer_writes_childless_textless_elements_self_closing() -> None:
     import xml.etree.ElementTree as ET
 
-    from pytest_parity.report import _serialize
+    from pytest_parity.report import _AttributeRenderer, _render
 
     root = ET.Element("a", {"x": "1"})
     ET.SubElement(root, "b")
-    assert _serialize(root) == b'<?xml version="1.0" encoding="utf-8"?>\n<a x="1">\n  <b/>\n</a>\n'
+    ET.SubElement(root, "c", {"y": '"<&'}).text = "t<"
+    out: list[str] = []
+    _render(out, root, "", _AttributeRenderer())
+    assert "".join(out) == '<a x="1">\n  <b/>\n  <c y="&quot;&lt;&amp;">t&lt;</c>\n</a>\n'
 
 
 @pytest.mark.parametrize("seed", range(4))
