@@ -395,8 +395,8 @@ def build_report_xml(
     evidence: Evidence, gate: GateResult | None, *, timestamp: dt.datetime
 ) -> bytes:
     """The evidence report document (exactly the bytes :func:`write_report` writes)."""
-    pieces = _report_pieces(evidence, gate, timestamp)
     with gc_paused():
+        pieces = _report_pieces(evidence, gate, timestamp)
         return b"".join([piece.encode() for piece in pieces])
 
 
@@ -408,8 +408,9 @@ def _report_pieces(
     evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime
 ) -> Iterator[str]:
     """The report document, in pieces of a few hundred lines or one chunk of the test
-    block each, rendered as they are consumed. Checks the evidence first: an error is
-    raised here, before any piece, not while they are being written.
+    block each, rendered as they are consumed. The evidence is checked, and every element
+    but the test cases built, here: an error is raised before any piece, not while they
+    are being written.
 
     A report is built and written a piece at a time, so it never exists whole in memory:
     each ``<testcase>`` is rendered as soon as it is built and each piece is written as
@@ -424,23 +425,6 @@ def _report_pieces(
         if result is None:
             raise ParityError(f"the evidence has no result for invariant {inv_id!r}")
         by_milestone[inv.milestone].append(result)
-    return _pieces(evidence, gate, timestamp, by_milestone)
-
-
-def _pieces(
-    evidence: Evidence,
-    gate: GateResult | None,
-    timestamp: dt.datetime,
-    by_milestone: dict[str, list[InvariantResult]],
-) -> Iterator[str]:
-    """:func:`_report_pieces` once the evidence is checked.
-
-    Pretty, deterministic XML: attributes keep the order they were set in; an element has
-    either text or children (the report never mixes them). Text and attribute values are
-    made XML-safe (:func:`xml_safe`) as the elements are built; only markup characters
-    are escaped here. Linear in the size of the document.
-    """
-    registry = evidence.registry
     stamp = _format_timestamp(timestamp)
     registry_json, registry_sha = _registry_json_and_sha256(registry.to_data())
     common: list[tuple[str, str]] = [
@@ -483,10 +467,26 @@ def _pieces(
     root.tests = total_tests
     root.failures = total_failures
     root.errors = 0
+    return _pieces(root._elem, suites, evidence.records)
 
+
+def _pieces(
+    root: Any,
+    suites: list[tuple[Any, Any, str, list[InvariantResult]]],
+    records: dict[str, TestRecord],
+) -> Iterator[str]:
+    """:func:`_report_pieces` once everything but the test cases and the test block is
+    built: ``root`` and each suite's element carry their attributes, and each suite its
+    properties element, XML-safe classname and invariant results.
+
+    Pretty, deterministic XML: attributes keep the order they were set in; an element has
+    either text or children (the report never mixes them). Text and attribute values are
+    made XML-safe (:func:`xml_safe`) as the elements are built; only markup characters
+    are escaped here. Linear in the size of the document.
+    """
     attrs = _AttributeRenderer()
 
-    out: list[str] = [_XML_DECLARATION, f"<{root._elem.tag}{attrs(root._elem)}>\n"]
+    out: list[str] = [_XML_DECLARATION, f"<{root.tag}{attrs(root)}>\n"]
     for index, (suite, props, classname, results) in enumerate(suites):
         out.append(f"  <{suite.tag}{attrs(suite)}>\n    <properties>\n")
         for prop in props:
@@ -494,11 +494,11 @@ def _pieces(
                 f'      <property name="{attrs.value(prop.get("name"))}" '
                 f'value="{_escape_attr(prop.get("value"))}"/>\n'
             )
-        if index == 0 and evidence.records:
+        if index == 0 and records:
             # the bulk of a big report: root > testsuite > properties > property
             yield "".join(out)
             out = []
-            yield from _test_properties(sorted(evidence.records.values(), key=by_nodeid), "      ")
+            yield from _test_properties(sorted(records.values(), key=by_nodeid), "      ")
         out.append("    </properties>\n")
         for result in results:
             _render(out, _testcase(result, classname)._elem, "    ", attrs)
@@ -506,7 +506,7 @@ def _pieces(
                 yield "".join(out)
                 out = []
         out.append(f"  </{suite.tag}>\n")
-    out.append(f"</{root._elem.tag}>\n")
+    out.append(f"</{root.tag}>\n")
     yield "".join(out)
 
 
@@ -604,7 +604,7 @@ def atomic_write(
         raise ParityError(f"{failure}: {_os_reason(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            if isinstance(data, bytes):
+            if isinstance(data, (bytes, bytearray, memoryview)):
                 fh.write(data)
             else:
                 fh.writelines(data)
@@ -632,8 +632,10 @@ def write_report(
 
     ``timestamp`` defaults to :func:`report_timestamp`.
     """
-    pieces = _report_pieces(evidence, gate, report_timestamp() if timestamp is None else timestamp)
+    if timestamp is None:
+        timestamp = report_timestamp()
     with gc_paused():
+        pieces = _report_pieces(evidence, gate, timestamp)
         atomic_write(path, map(str.encode, pieces), what="the evidence report")
 
 

@@ -451,6 +451,27 @@ def test_evidence_without_a_result_is_refused(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
+def test_report_elements_are_built_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only the test cases and the test block are rendered while the file is written
+    def boom(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(report, "_registry_json_and_sha256", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        write_report(tmp_path / "out" / "report.xml", mixed_evidence(), None, timestamp=TS)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, list])
+def test_atomic_write_takes_bytes_like_data_or_pieces(tmp_path: Path, kind: Any) -> None:
+    path = tmp_path / "doc"
+    data = kind([b"ab", b"", b"c"]) if kind is list else kind(b"abc")
+    report.atomic_write(path, data)
+    assert path.read_bytes() == b"abc"
+
+
 @pytest.mark.parametrize("lines", [1, 2, 7])
 def test_piece_boundaries_do_not_show_in_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: int
