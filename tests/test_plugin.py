@@ -2,59 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 import pytest
 
 from pytest_parity.summary import GATE_FAILED_EXIT
 
-REGISTRY = """
-milestones = [{ id = "M1", title = "Execution" }, "M2", "M3"]
-
-[invariants.RUNKEY-01]
-milestone = "M1"
-title = "A duplicate run_key returns the existing run"
-
-[invariants.RUNKEY-02]
-milestone = "M1"
-title = "A fingerprint mismatch is a conflict"
-
-[invariants."timer.dedupe"]
-milestone = "M2"
-title = "Timer events are deduplicated by timer_id"
-"""
-
-XDIST = pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
-
-
-def run(pytester: pytest.Pytester, *args: str, xdist: bool = False) -> pytest.RunResult:
-    extra = ("-n", "2") if xdist else ()
-    return pytester.runpytest(*extra, "-p", "no:randomly", *args)
-
-
-@pytest.fixture
-def reg(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makefile(".toml", parity=REGISTRY)
-    return pytester
-
-
-def esc(text: str) -> str:
-    """Escape fnmatch's character classes: ``[`` is literal in our summary lines."""
-    return text.replace("[", "[[]")
-
-
-def parity_lines(result: pytest.RunResult) -> list[str]:
-    """The lines of the parity section of the terminal summary."""
-    lines = result.outlines
-    start = next(i for i, line in enumerate(lines) if re.match(r"^=+ parity =+$", line))
-    out = []
-    for line in lines[start + 1 :]:
-        if line.startswith("==="):
-            break
-        out.append(line)
-    return out
-
+from .conftest import XDIST, esc, parity_lines, run
 
 # -- dormant / enabled ------------------------------------------------------------------
 

@@ -10,14 +10,7 @@ import pytest
 from pytest_parity.report import read_report
 from pytest_parity.summary import GATE_FAILED_EXIT
 
-from .test_plugin import REGISTRY, XDIST, esc, parity_lines, run
-
-
-@pytest.fixture
-def reg(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makefile(".toml", parity=REGISTRY)
-    return pytester
-
+from .conftest import XDIST, esc, parity_lines, run
 
 FLAKY_SUITE = """
 import pathlib
