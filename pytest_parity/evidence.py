@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from .model import (
-    OUTCOME_RANK,
     STATUSES,
     Evidence,
     FlakyPolicy,
@@ -25,21 +23,22 @@ from .model import (
     by_nodeid,
     gc_paused,
     outcome_of,
+    worst_outcome,
 )
 from .registry import unmatched_globs
 
-# Bits of the per-test state folded from its reports.
-_SETUP = 1
-_CALL = 2
-_TEARDOWN = 4
+#: how many test names a one-line reason lists before "and N more"
+_REASON_NAMES = 5
+
+
+# What the reports of one test said so far, as bits of one int per test (an int per test
+# costs the garbage collector nothing to scan, an object per test does, in every run).
+_SETUP, _CALL, _TEARDOWN, _FAILED, _SKIPPED, _RERUN = (1 << n for n in range(6))
+_PHASE = {"setup": _SETUP, "call": _CALL, "teardown": _TEARDOWN}
 _ALL_PHASES = _SETUP | _CALL | _TEARDOWN
-_FAILED = 8
-_SKIPPED = 16
-_RERUN = 32
-_PHASE_BIT = {"setup": _SETUP, "call": _CALL, "teardown": _TEARDOWN}
 
 
-def _state_outcome(state: int | None) -> Outcome:
+def _outcome(state: int | None) -> Outcome:
     if state is None:
         return "not-run"
     if state & _FAILED:
@@ -51,113 +50,54 @@ def _state_outcome(state: int | None) -> Outcome:
     return "not-run"
 
 
-#: every folded state's outcome (a lookup instead of a call per test)
-_OUTCOME_OF_STATE: dict[int | None, Outcome] = {
-    state: _state_outcome(state) for state in (None, *range(_RERUN << 1))
-}
-
-#: how many test names a one-line reason lists before "and N more"
-_REASON_NAMES = 5
-
-
 class OutcomeTracker:
     """Folds the setup/call/teardown reports of each test into one :data:`Outcome`.
 
-    Rules (contract section 3): any failed report (any phase, a failed subtest, a strict
-    xpass, a crashed worker) fails the test; otherwise any skipped report (skip, xfail, a
-    skipped subtest) or a non-strict xpass makes it skipped; it passed only when setup, call
-    and teardown each reported ``passed``. A ``rerun`` report (pytest-rerunfailures) starts
-    the test afresh and marks it: if the last attempt passed, the test is ``flaky``.
+    Rules: any failed report (any phase, a failed subtest, a strict xpass, a crashed
+    worker) fails the test; otherwise any skipped report (skip, xfail, a skipped subtest)
+    or a non-strict xpass makes it skipped; it passed only when setup, call and teardown
+    each reported ``passed``. A ``rerun`` report (pytest-rerunfailures) starts the test
+    afresh and marks it: if the last attempt passed, the test is ``flaky``.
 
     Reports given with different ``worker`` keys (the plugin uses them for xdist's
-    ``--dist each``, where every worker runs every test) are folded separately and combined
-    at the end, so one worker's rerun never hides another worker's failure.
+    ``--dist each``, where every worker runs every test) are folded separately and
+    combined at the end, so one worker's rerun never hides another worker's failure.
     """
 
-    __slots__ = ("_by_worker", "_states", "per_worker")
-
-    def __init__(self, *, per_worker: bool = False) -> None:
-        #: whether :meth:`add_report` folds reports apart by their ``worker_id``
-        self.per_worker = per_worker
-        #: the states of reports given without a worker key (all of them, but under
-        #: ``--dist each``): kept apart, as the hot path of every run
-        self._states: dict[str, int] = {}
-        self._by_worker: dict[str, dict[str, int]] = {"": self._states}
-
-    def add_report(self, report: Any) -> None:
-        """Fold one report: an object with ``nodeid``, ``when`` and ``outcome``, and a
-        ``wasxfail`` attribute when it is an xfail's, like pytest's ``TestReport``; with
-        ``per_worker``, under its ``worker_id`` (which pytest-xdist sets).
-
-        The same fold as :meth:`add`, written out: the plugin registers this bound method
-        itself as its ``pytest_runtest_logreport`` hook, the hot path of every run (three
-        reports per test), so it is one Python call per report instead of two.
-        """
-        if self.per_worker:
-            self.add(
-                report.nodeid,
-                report.when,
-                report.outcome,
-                hasattr(report, "wasxfail"),
-                getattr(report, "worker_id", ""),
-            )
-            return
-        states = self._states
-        nodeid = report.nodeid
-        outcome = report.outcome
-        if outcome == "passed":
-            states[nodeid] = states.get(nodeid, 0) | (
-                _SKIPPED if hasattr(report, "wasxfail") else _PHASE_BIT.get(report.when, 0)
-            )
-        elif outcome == "skipped":
-            states[nodeid] = states.get(nodeid, 0) | _SKIPPED
-        elif outcome == "rerun":
-            states[nodeid] = _RERUN
-        else:  # failed, or an outcome we do not know: it cannot prove anything
-            states[nodeid] = states.get(nodeid, 0) | _FAILED
+    def __init__(self) -> None:
+        #: per worker key, per node ID, the bits its reports set
+        self._states: dict[str, dict[str, int]] = {"": {}}
 
     def add(
-        self, nodeid: str, when: str, outcome: str, wasxfail: bool = False, worker: str = ""
+        self, nodeid: str, when: str, outcome: str, *, xfail: bool = False, worker: str = ""
     ) -> None:
-        if worker:
-            states = self._by_worker.get(worker)
-            if states is None:
-                states = self._by_worker[worker] = {}
-        else:
-            states = self._states
-        if outcome == "passed":
-            # a non-strict xpass reports "passed" with wasxfail: it never proves
-            states[nodeid] = states.get(nodeid, 0) | (
-                _SKIPPED if wasxfail else _PHASE_BIT.get(when, 0)
-            )
-        elif outcome == "skipped":
-            states[nodeid] = states.get(nodeid, 0) | _SKIPPED
-        elif outcome == "rerun":
+        """Fold one report; ``xfail``: it carries ``wasxfail`` (an xfail or an xpass)."""
+        states = self._states.setdefault(worker, {}) if worker else self._states[""]
+        state = states.get(nodeid, 0)
+        if outcome == "rerun":  # the attempt starts afresh
             states[nodeid] = _RERUN
+        elif outcome == "passed" and not xfail:
+            states[nodeid] = state | _PHASE.get(when, 0)
+        elif outcome in ("passed", "skipped"):  # a non-strict xpass never proves
+            states[nodeid] = state | _SKIPPED
         else:  # failed, or an outcome we do not know: it cannot prove anything
-            states[nodeid] = states.get(nodeid, 0) | _FAILED
+            states[nodeid] = state | _FAILED
+
+    def fail(self, nodeid: str, worker: str = "") -> None:
+        """Fail a test after the fact (a shared fixture it used failed in teardown)."""
+        states = self._states.setdefault(worker, {})
+        states[nodeid] = states.get(nodeid, 0) | _FAILED
+
+    def reached(self) -> set[str]:
+        """The node IDs that any report was seen for."""
+        return {nodeid for states in self._states.values() for nodeid in states}
 
     def outcome(self, nodeid: str) -> Outcome:
-        """The outcome of one test; ``not-run`` if no report of it was seen."""
-        return self.outcomes((nodeid,))[0]
-
-    def outcomes(self, nodeids: Iterable[str]) -> list[Outcome]:
-        """The outcomes of ``nodeids``, in order (one pass: the end of a big run asks for
-        every tagged test)."""
-        if len(self._by_worker) == 1:  # the usual case: one fold per test
-            return [_OUTCOME_OF_STATE[state] for state in map(self._states.get, nodeids)]
-        result: list[Outcome] = []
-        for nodeid in nodeids:
-            best: Outcome = "not-run"
-            for states in self._by_worker.values():
-                one = _OUTCOME_OF_STATE[states.get(nodeid)]
-                if OUTCOME_RANK[one] > OUTCOME_RANK[best]:
-                    best = one
-            result.append(best)
-        return result
-
-    def __contains__(self, nodeid: object) -> bool:
-        return any(nodeid in states for states in self._by_worker.values())
+        """The outcome of one test (the worst over workers); ``not-run`` if unseen."""
+        outcome: Outcome = "not-run"
+        for states in self._states.values():
+            outcome = worst_outcome(outcome, _outcome(states.get(nodeid)))
+        return outcome
 
 
 def _names(records: Iterable[TestRecord], limit: int = _REASON_NAMES) -> str:
@@ -178,6 +118,7 @@ def _judge(
     tests: list[TestRecord],
     flaky: FlakyPolicy,
     today: dt.date,
+    tags_lost: bool,
 ) -> InvariantResult:
     inv = registry.invariants[inv_id]
     tests.sort(key=by_nodeid)
@@ -215,6 +156,9 @@ def _judge(
         elif waiver is not None and not waiver_expired:
             status = "waived"
             reason = f"waived: {waiver.reason} (until {waiver.until.isoformat()})"
+        elif not tests and tags_lost:
+            status = "not-run"
+            reason = "no test is known to name it: the tags of the collected tests were lost"
         elif not tests:
             status = "missing"
             reason = "no collected test names it" + expired_note
@@ -241,11 +185,15 @@ def evaluate(
     flaky: FlakyPolicy = "fail",
     today: dt.date | None = None,
     incomplete: str | None = None,
+    tags_lost: bool = False,
 ) -> Evidence:
     """Decide the status of every declared invariant from the tagged tests (section 3).
 
     Linear in the number of records plus invariants. Invariant IDs a record names that the
-    registry does not declare are ignored (they cannot be in any gate).
+    registry does not declare are ignored (they cannot be in any gate). ``tags_lost``: the
+    run could not tell which collected tests name which invariant (every pytest-xdist
+    worker died before it reported its collection), so an invariant that no known test
+    names is not-run rather than missing.
     """
     if today is None:
         today = dt.datetime.now(dt.timezone.utc).date()
@@ -258,7 +206,7 @@ def evaluate(
                 if bucket is not None:
                     bucket.append(rec)
         results = {
-            inv_id: _judge(registry, inv_id, tests, flaky, today)
+            inv_id: _judge(registry, inv_id, tests, flaky, today, tags_lost)
             for inv_id, tests in by_inv.items()
         }
         stale = unmatched_globs(
@@ -277,6 +225,7 @@ def evaluate(
             today=today,
             incomplete=incomplete,
             stale_globs=tuple(stale),
+            tags_lost=tags_lost,
         )
 
 

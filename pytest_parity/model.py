@@ -192,32 +192,6 @@ class Registry:
             ],
         }
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any], source: str) -> Registry:
-        """Inverse of :meth:`to_data`. Raises ParityError on any malformed content."""
-        try:
-            milestones = [Milestone(str(m["id"]), str(m["title"])) for m in data["milestones"]]
-            reg = cls(milestones=milestones, source=source)
-            for raw in data["invariants"]:
-                waiver = raw["waiver"]
-                reg.add(
-                    Invariant(
-                        id=str(raw["id"]),
-                        milestone=str(raw["milestone"]),
-                        title=str(raw["title"]),
-                        min_tests=int(raw["min_tests"]),
-                        tests=tuple(str(t) for t in raw["tests"]),
-                        waiver=None
-                        if waiver is None
-                        else Waiver(
-                            str(waiver["reason"]), dt.date.fromisoformat(str(waiver["until"]))
-                        ),
-                    )
-                )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ParityError(f"{source}: the embedded registry is malformed ({exc!r})") from None
-        return reg
-
     def sha256(self) -> str:
         """Hash of the canonical content.
 
@@ -306,6 +280,7 @@ class Evidence:
         "registry",
         "results",
         "stale_globs",
+        "tags_lost",
         "today",
     )
 
@@ -318,6 +293,7 @@ class Evidence:
         today: dt.date | None = None,
         incomplete: str | None = None,
         stale_globs: tuple[tuple[str, str], ...] = (),
+        tags_lost: bool = False,
     ) -> None:
         self.registry = registry
         self.results = results
@@ -329,6 +305,9 @@ class Evidence:
         self.incomplete = incomplete
         #: ``(invariant ID, glob)`` of registry ``tests`` globs that matched no collected test
         self.stale_globs = stale_globs
+        #: the run could not tell which tests name which invariant (its pytest-xdist
+        #: workers all died before reporting their collection)
+        self.tags_lost = tags_lost
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _EVIDENCE_FIELDS)
@@ -342,7 +321,16 @@ class Evidence:
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
 
-_EVIDENCE_FIELDS = ("registry", "results", "records", "flaky", "today", "incomplete", "stale_globs")
+_EVIDENCE_FIELDS = (
+    "registry",
+    "results",
+    "records",
+    "flaky",
+    "today",
+    "incomplete",
+    "stale_globs",
+    "tags_lost",
+)
 
 
 class GateResult(NamedTuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import fnmatch
 import importlib
 import json
 import re
@@ -25,9 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GlobMatcher",
+    "check_registry",
     "did_you_mean",
     "find_registry",
+    "glob_regex",
     "load_registry",
+    "registry_from_data",
     "suggest",
     "unmatched_globs",
 ]
@@ -269,6 +273,78 @@ def _load(path: Path) -> Registry:
         checker = _Checker(str(path), ("tool", "parity"))
         doc = checker.table(tool["parity"], (), "a table")
     return checker.registry(doc)
+
+
+def check_registry(registry: Registry) -> Registry:
+    """``registry`` (as ``pytest_parity_registry_loaded`` hooks left it) validated exactly
+    like a TOML registry: a clean copy, or a ParityError naming the offending invariant.
+
+    Hooks may call ``registry.add(...)`` or change ``registry.invariants`` and
+    ``registry.milestones`` directly, with any values: they are checked as the TOML
+    document that would declare them.
+    """
+    if not isinstance(registry.invariants, dict) or not isinstance(registry.milestones, list):
+        raise ParityError(
+            f"{registry.source}: after the pytest_parity_registry_loaded hooks, "
+            "registry.invariants must be a dict and registry.milestones a list"
+        )
+    invariants: dict[str, Any] = {}
+    for key, inv in registry.invariants.items():
+        if isinstance(inv, Invariant) and inv.id != key:
+            raise ParityError(
+                f"{registry.source}: registry.invariants[{key!r}] holds invariant {inv.id!r}"
+            )
+        invariants[key] = _invariant_table(inv) if isinstance(inv, Invariant) else inv
+    doc = {
+        "milestones": [
+            {"id": m.id, "title": m.title} if isinstance(m, Milestone) else m
+            for m in registry.milestones
+        ],
+        "invariants": invariants,
+    }
+    source = f"{registry.source} (after the pytest_parity_registry_loaded hooks)"
+    clean = _Checker(source, ()).registry(doc)
+    clean.source = registry.source
+    return clean
+
+
+def _invariant_table(inv: Invariant) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "milestone": inv.milestone,
+        "title": inv.title,
+        "min_tests": inv.min_tests,
+        "tests": list(inv.tests) if isinstance(inv.tests, (tuple, list)) else inv.tests,
+    }
+    waiver: Any = inv.waiver
+    if isinstance(waiver, Waiver):
+        table["waiver"] = {"reason": waiver.reason, "until": waiver.until}
+    elif waiver is not None:
+        table["waiver"] = waiver
+    return table
+
+
+def registry_from_data(data: object, source: str) -> Registry:
+    """The registry an evidence report embeds (``Registry.to_data()`` as JSON), validated
+    exactly like a TOML registry; ``source`` starts every error message."""
+    if not isinstance(data, dict):
+        raise ParityError(f"{source}: expected a JSON object, {_found(data)}")
+    raw_invariants = data.get("invariants")
+    if not isinstance(raw_invariants, list):
+        raise ParityError(f"{source}: invariants: expected an array, {_found(raw_invariants)}")
+    invariants: dict[str, Any] = {}
+    for index, raw in enumerate(raw_invariants):
+        inv_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(inv_id, str):
+            raise ParityError(f"{source}: invariants[{index}]: expected an object with an id")
+        if inv_id in invariants:
+            raise ParityError(f"{source}: invariant {inv_id!r} is declared twice")
+        invariants[inv_id] = {
+            key: value
+            for key, value in raw.items()
+            if key != "id" and not (key == "waiver" and value is None)
+        }
+    doc = {**data, "invariants": invariants}
+    return _Checker(source, ()).registry(doc)
 
 
 def _key(key: str) -> str:
@@ -521,29 +597,16 @@ class _Checker:
 # -- ``tests`` globs -------------------------------------------------------------------
 
 
-def _glob_regex(glob: str) -> str:
-    """The regular expression (for ``fullmatch`` with DOTALL) of a node-ID glob.
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """The compiled regular expression (for ``match``) of a ``tests`` node-ID glob.
 
-    ``*`` is any run of characters and ``?`` any one character; everything else is literal.
-    The pieces between two ``*`` are matched at their leftmost place inside an atomic
-    look-ahead (``(?=(.*?P))\\1``), which is exact for globs and keeps matching linear in
-    practice: a glob with many ``*`` cannot make the regex engine backtrack exponentially.
+    ``*`` is any run of characters (``/`` and ``::`` included) and ``?`` any one character;
+    ``\\*`` and ``\\?`` are a literal ``*`` and ``?``; everything else is literal, ``[`` and
+    ``]`` included (pytest's node IDs hold brackets and backslashes such as ``\\xe9``).
+    fnmatch's character classes make the literals, so ``fnmatch.translate`` does the rest.
     """
-    pieces = [".".join(re.escape(part) for part in piece.split("?")) for piece in glob.split("*")]
-    if len(pieces) == 1:
-        return pieces[0]
-    regex = [pieces[0]]
-    group = 0
-    for piece in pieces[1:-1]:
-        if piece:  # an empty piece comes from '**', which means the same as '*'
-            group += 1
-            regex.append(f"(?=(.*?{piece}))\\{group}")
-    regex.append(f".*{pieces[-1]}")
-    return "".join(regex)
-
-
-def _compile(glob: str) -> re.Pattern[str]:
-    return re.compile(_glob_regex(glob), re.DOTALL)
+    classes = re.sub(r"\\([*?])|\[", lambda m: f"[{m.group(1) or '['}]", glob)
+    return re.compile(fnmatch.translate(classes))
 
 
 def unmatched_globs(
@@ -558,24 +621,19 @@ def unmatched_globs(
             continue
         nodeids = list(tests_by_invariant.get(inv.id, ()))
         for glob in inv.tests:
-            regex = _compile(glob)
-            if not any(regex.fullmatch(nodeid) for nodeid in nodeids):
+            regex = glob_regex(glob)
+            if not any(regex.match(nodeid) for nodeid in nodeids):
                 stale.append((inv.id, glob))
     return stale
-
-
-def _longest_literal(glob: str) -> str:
-    return max(re.split(r"[*?]", glob), key=len)
 
 
 class GlobMatcher:
     """Which invariants' ``tests`` globs match a node ID (contract, section 1).
 
     Built once per run; :meth:`match` runs for every collected test, so the globs are
-    indexed: a glob without wildcards is a dict lookup; a glob whose file part (the text
-    before its first ``::``) is literal is only tried on node IDs of that file (a node ID
-    can only match it if its own text before its first ``::`` is the same); the few others
-    are tried on every node ID, after a cheap substring test of their longest literal.
+    indexed by file: a glob without wildcards is a dict lookup, and a glob whose file part
+    (the text before its first ``::``) has none is only tried on node IDs of that file.
+    The few others are tried on every node ID.
     """
 
     def __init__(self, registry: Registry) -> None:
@@ -585,16 +643,16 @@ class GlobMatcher:
                 owners.setdefault(glob, set()).add(inv.id)
         self._exact: dict[str, frozenset[str]] = {}
         self._by_file: dict[str, list[tuple[re.Pattern[str], frozenset[str]]]] = {}
-        self._anywhere: list[tuple[str, re.Pattern[str], frozenset[str]]] = []
+        self._anywhere: list[tuple[re.Pattern[str], frozenset[str]]] = []
         for glob, ids in owners.items():
             frozen = frozenset(ids)
             file_part, sep, rest = glob.partition("::")
             if "*" not in glob and "?" not in glob:
                 self._exact[glob] = frozen
             elif sep and "*" not in file_part and "?" not in file_part:
-                self._by_file.setdefault(file_part, []).append((_compile(rest), frozen))
+                self._by_file.setdefault(file_part, []).append((glob_regex(rest), frozen))
             else:
-                self._anywhere.append((_longest_literal(glob), _compile(glob), frozen))
+                self._anywhere.append((glob_regex(glob), frozen))
 
     @property
     def empty(self) -> bool:
@@ -610,9 +668,9 @@ class GlobMatcher:
         file_part, sep, rest = nodeid.partition("::")
         if sep:
             for regex, ids in self._by_file.get(file_part, ()):
-                if regex.fullmatch(rest):
+                if regex.match(rest):
                     found.update(ids)
-        for literal, regex, ids in self._anywhere:
-            if literal in nodeid and regex.fullmatch(nodeid):
+        for regex, ids in self._anywhere:
+            if regex.match(nodeid):
                 found.update(ids)
         return tuple(sorted(found))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from .evidence import status_counts
-from .model import STATUSES, Evidence, GateResult, by_nodeid, outcome_of
+from .model import STATUSES, Evidence, GateResult, by_nodeid, outcome_of, visible
 
 #: the exit code of a run whose tests passed but whose parity gate failed
 GATE_FAILED_EXIT = 8
@@ -17,12 +19,13 @@ _LABEL = {
 }
 
 
-#: control characters shown visibly, so that every summary line stays one line
-_VISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c != 0x09}
+#: control characters (so that every summary line stays one line) and lone surrogates (which
+#: no output encoding can write), shown visibly
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 def _one_line(text: str) -> str:
-    return text.translate(_VISIBLE)
+    return _UNPRINTABLE.sub(visible, text)
 
 
 def gate_line(gate: GateResult | None) -> str:

@@ -1,0 +1,487 @@
+"""No false green: runs that cannot vouch for a proof never pass a gate.
+
+Each scenario here once made the gate (or ``pytest-parity check``) say PASSED without a
+clean proof: early exits, lost pytest-xdist workers, markers added late, shared fixtures
+whose teardown failed, hook-made invariants, and more.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_parity.cli import main
+from pytest_parity.report import read_report
+from pytest_parity.summary import GATE_FAILED_EXIT
+
+from .conftest import XDIST, esc, parity_lines, run
+
+# -- runs that stop early -----------------------------------------------------------------
+
+EXIT_IN_A_TEST = """
+import pytest
+
+@pytest.mark.parity("A")
+def test_a_passes(): pass
+
+def test_b_stops(): pytest.exit("stop here", returncode={code})
+
+@pytest.mark.parity("A")
+def test_c_fails(): assert False
+"""
+
+
+def assert_not_evaluated(one: pytest.Pytester, result: pytest.RunResult) -> None:
+    """The gate is NOT EVALUATED, the report says why, and ``check`` cannot pass on it."""
+    assert "NOT EVALUATED" in parity_lines(result)[-1]
+    assert "PASSED" not in "\n".join(parity_lines(result))
+    report = read_report(one.path / "r.xml")
+    assert report.incomplete
+    assert main(["check", str(one.path / "r.xml"), "-q"]) == 1
+
+
+@pytest.mark.parametrize("code", [0, 1, 5])
+def test_pytest_exit_in_a_test_is_incomplete(one: pytest.Pytester, code: int) -> None:
+    one.makepyfile(EXIT_IN_A_TEST.format(code=code))
+    result = run(one, "--parity-gate=all", "--parity-report=r.xml")
+    # pytest's own non-zero code stands; where it would be 0, the unjudged gate makes it 8
+    assert result.ret == (code or GATE_FAILED_EXIT)
+    assert_not_evaluated(one, result)
+    assert "pytest.exit" in parity_lines(result)[-1]
+
+
+@pytest.mark.parametrize("code", [0, 1, 5])
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "def pytest_runtest_setup(item):\n    name = item.nodeid",
+        "def pytest_runtest_logreport(report):\n    name = report.nodeid",
+    ],
+    ids=["setup", "logreport"],
+)
+def test_pytest_exit_from_a_hook_is_incomplete(one: pytest.Pytester, hook: str, code: int) -> None:
+    one.makeconftest(
+        f"import pytest\n{hook}\n"
+        f"    if name.endswith('test_c_fails'):\n"
+        f"        pytest.exit('hook stop', returncode={code})\n"
+    )
+    one.makepyfile(EXIT_IN_A_TEST.format(code=0).replace("pytest.exit", "print"))
+    result = run(one, "--parity-gate=all", "--parity-report=r.xml")
+    assert result.ret == (code or GATE_FAILED_EXIT)
+    assert_not_evaluated(one, result)
+
+
+def test_a_test_never_reached_makes_the_run_incomplete(one: pytest.Pytester) -> None:
+    # a plugin that ends the run loop early, without pytest.exit or -x: the last test is
+    # never reached, and its invariant must not count as proven by the first
+    one.makeconftest(
+        """
+        import pytest
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(session):
+            item = session.items[0]
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+            return True
+        """
+    )
+    one.makepyfile(
+        """
+        import pytest
+        @pytest.mark.parity("A")
+        def test_a_passes(): pass
+        @pytest.mark.parity("A")
+        def test_b_fails(): assert False
+        """
+    )
+    result = run(one, "--parity-gate=all", "--parity-report=r.xml")
+    assert result.ret == GATE_FAILED_EXIT
+    assert_not_evaluated(one, result)
+    assert "1 selected test never ran" in parity_lines(result)[-1]
+
+
+def test_deselected_tests_do_not_make_the_run_incomplete(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import pytest
+        @pytest.mark.parity("A")
+        def test_a_passes(): pass
+        @pytest.mark.parity("A")
+        def test_b_other(): pass
+        """
+    )
+    result = run(
+        one,
+        "--parity-gate=all",
+        "--deselect",
+        "test_deselected_tests_do_not_make_the_run_incomplete.py::test_b_other",
+    )
+    assert result.ret == 0
+    assert parity_lines(result)[-1].endswith("PASSED")
+
+
+# -- pytest-xdist losing its workers ------------------------------------------------------
+
+
+def test_xdist_giving_up_on_a_crashed_worker_is_incomplete(one: pytest.Pytester) -> None:
+    # --dist loadfile: one worker gets the file that crashes, the other proves A; the
+    # failing test behind the crash is never reached
+    one.makepyfile(
+        test_crashes="""
+        import os
+        import pytest
+        def test_crash(): os._exit(1)
+        @pytest.mark.parity("A")
+        def test_fails(): assert False
+        """,
+        test_proves="""
+        import pytest
+        @pytest.mark.parity("A")
+        def test_passes(): pass
+        """,
+    )
+    result = run(
+        one,
+        "--parity-gate=all",
+        "--parity-report=r.xml",
+        "--dist=loadfile",
+        "--max-worker-restart=0",
+        xdist=True,
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert_not_evaluated(one, result)
+
+
+def test_xdist_every_worker_dead_means_lost_tags_not_missing(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import os
+        import pytest
+        @pytest.mark.parity("A")
+        def test_crash(): os._exit(1)
+        @pytest.mark.parity("A")
+        def test_after(): pass
+        """
+    )
+    result = one.runpytest(
+        "-n",
+        "1",
+        "-p",
+        "no:randomly",
+        "--max-worker-restart=0",
+        "--parity-gate=all",
+        "--parity-report=r.xml",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    lines = parity_lines(result)
+    assert not any(line.startswith("MISSING") for line in lines)
+    assert "tags were lost" in lines[-1]
+    assert_not_evaluated(one, result)
+
+
+# -- markers added late ------------------------------------------------------------------
+
+LATE_MARKER = """
+import pytest
+
+@pytest.hookimpl({order})
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.name == "test_late":
+            item.add_marker(pytest.mark.parity({ids}))
+"""
+
+
+@XDIST
+@pytest.mark.parametrize("order", ["", "tryfirst=True", "trylast=True"])
+def test_markers_added_by_any_modifyitems_count(
+    one: pytest.Pytester, order: str, xdist: bool
+) -> None:
+    one.makeconftest(LATE_MARKER.format(order=order, ids='"A"'))
+    one.makepyfile(
+        """
+        import pytest
+        @pytest.mark.parity("A")
+        def test_proves(): pass
+        def test_late(): assert False
+        """
+    )
+    result = run(one, "--parity-gate=all", xdist=xdist)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_late"])
+
+
+@XDIST
+@pytest.mark.parametrize("order", ["", "trylast=True"])
+def test_late_markers_are_validated(one: pytest.Pytester, order: str, xdist: bool) -> None:
+    one.makeconftest(LATE_MARKER.format(order=order, ids='"NOPE"'))
+    one.makepyfile("def test_late(): pass\ndef test_other(): pass")
+    result = run(one, "--parity-gate=all", xdist=xdist)
+    assert result.ret in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED)
+    result.stdout.fnmatch_lines(["*::test_late: @pytest.mark.parity: unknown invariant ID 'NOPE'*"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.assert_outcomes(errors=1)
+
+
+def test_markers_added_before_deselection_select_by_keyword(reg: pytest.Pytester) -> None:
+    reg.makeconftest(LATE_MARKER.format(order="", ids='"RUNKEY-01"'))
+    reg.makepyfile(test_k="def test_late(): pass\ndef test_other(): pass")
+    run(reg, "-k", "RUNKEY-01").assert_outcomes(passed=1, deselected=1)
+    run(reg, "-k", "M1").assert_outcomes(passed=1, deselected=1)
+
+
+def test_late_marker_on_a_deselected_test_counts_as_not_run(one: pytest.Pytester) -> None:
+    one.makeconftest(LATE_MARKER.format(order="", ids='"A"'))
+    one.makepyfile("def test_late(): pass\ndef test_other(): pass")
+    result = run(one, "--parity-gate=all", "-k", "other")
+    assert result.ret == GATE_FAILED_EXIT
+    result.stdout.fnmatch_lines([esc("NOT-RUN A [M1]: ") + "*test_late*"])
+
+
+# -- shared fixtures whose teardown fails -------------------------------------------------
+
+SHARED_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="{scope}")
+def res():
+    yield 1
+    raise RuntimeError("teardown failed")
+
+{tests}
+"""
+
+PROVES_FIRST = """
+@pytest.mark.parity("A")
+def test_proves(res): pass
+
+def test_untagged_last(): pass
+"""
+
+PROVES_LAST = """
+def test_untagged_first(res): pass
+
+@pytest.mark.parity("A")
+def test_proves(res): pass
+"""
+
+IN_A_CLASS = """
+class TestShared:
+    @pytest.mark.parity("A")
+    def test_proves(self, res): pass
+
+    def test_untagged_last(self): pass
+"""
+
+
+@XDIST
+@pytest.mark.parametrize("scope", ["class", "module", "package", "session"])
+@pytest.mark.parametrize(
+    "tests", [PROVES_FIRST, PROVES_LAST, IN_A_CLASS], ids=["first", "last", "class"]
+)
+def test_shared_fixture_teardown_error_fails_every_user(
+    one: pytest.Pytester, scope: str, tests: str, xdist: bool
+) -> None:
+    pkg = one.mkpydir("pkg")
+    (pkg / "test_shared.py").write_text(SHARED_FIXTURE.format(scope=scope, tests=tests))
+    result = run(one, "--parity-gate=all", "--parity-report=r.xml", xdist=xdist)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_proves*"])
+    (record,) = [r for r in read_report(one.path / "r.xml").records if "test_proves" in r.nodeid]
+    assert record.outcome == "failed"
+
+
+def test_shared_fixture_teardown_does_not_fail_tests_that_did_not_use_it(
+    one: pytest.Pytester,
+) -> None:
+    one.makepyfile(
+        """
+        import pytest
+        @pytest.fixture(scope="module")
+        def res():
+            yield 1
+            raise RuntimeError("teardown failed")
+        @pytest.mark.parity("A")
+        def test_proves(): pass
+        def test_uses(res): pass
+        """
+    )
+    result = run(one, "--parity-gate=all")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert parity_lines(result)[-1].endswith("PASSED")
+
+
+UNITTEST_SHARED = """
+import unittest
+import pytest
+
+{module_level}
+
+@pytest.mark.parity("A")
+class TestShared(unittest.TestCase):
+    {class_level}
+    def test_proves(self): pass
+
+class TestAfter(unittest.TestCase):
+    def test_untagged(self): pass
+"""
+
+
+@XDIST
+@pytest.mark.parametrize(
+    ("module_level", "class_level"),
+    [
+        ("", "@classmethod\n    def tearDownClass(cls): raise RuntimeError('class')\n"),
+        ("def tearDownModule(): raise RuntimeError('module')", ""),
+    ],
+    ids=["tearDownClass", "tearDownModule"],
+)
+def test_unittest_class_and_module_teardown_errors_fail_the_tests(
+    one: pytest.Pytester, module_level: str, class_level: str, xdist: bool
+) -> None:
+    one.makepyfile(UNITTEST_SHARED.format(module_level=module_level, class_level=class_level))
+    result = run(one, "--parity-gate=all", xdist=xdist)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_proves"])
+
+
+# -- hook-made registries ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("invariant", "message"),
+    [
+        ('Invariant("G", "M1", "g", tests="test_*")', "invariants.G.tests: expected an array*"),
+        (
+            'Invariant("G", "M1", "g", min_tests=0)',
+            "invariants.G.min_tests: expected an integer >= 1*",
+        ),
+        (
+            'Invariant("G", "M1", "g", min_tests=True)',
+            "invariants.G.min_tests: expected an integer*",
+        ),
+        ('Invariant("G", "M1", " ")', "invariants.G.title: must not be empty*"),
+        (
+            'Invariant("G", "M1", "g", tests=("t", 1))',
+            "invariants.G.tests[[]1]: expected a non-empty*",
+        ),
+        (
+            'Invariant("G", "M1", "g", waiver=Waiver("r", dt.datetime(2099, 1, 1)))',
+            "invariants.G.waiver.until: expected a date*",
+        ),
+        (
+            'Invariant("G", "M1", "g", waiver=Waiver("r", "2099-01-01x"))',
+            "invariants.G.waiver.until: expected a date*",
+        ),
+        ('Invariant("G", "M9", "g")', "invariants.G.milestone: 'M9' is not a declared milestone*"),
+    ],
+)
+def test_hook_made_invariants_are_validated(
+    one: pytest.Pytester, invariant: str, message: str
+) -> None:
+    one.makeconftest(
+        f"""
+        import datetime as dt
+        from pytest_parity.model import Invariant, Waiver
+
+        def pytest_parity_registry_loaded(registry):
+            registry.invariants["G"] = {invariant}
+        """
+    )
+    one.makepyfile("def test_a(): pass")
+    result = run(one, "--parity-gate=all")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: *pytest_parity_registry_loaded*{message}"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_hook_made_string_waiver_date_is_read_like_toml(one: pytest.Pytester) -> None:
+    one.makeconftest(
+        """
+        from pytest_parity.model import Invariant, Waiver
+
+        def pytest_parity_registry_loaded(registry):
+            registry.add(Invariant("G", "M1", "g", waiver=Waiver("later", "2999-01-01")))
+        """
+    )
+    one.makepyfile("import pytest\n@pytest.mark.parity('A')\ndef test_a(): pass")
+    result = run(one, "--parity-gate=all")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([esc("WAIVED  G [M1]: waived: later (until 2999-01-01)")])
+
+
+def test_hook_made_reserved_or_duplicate_milestones_are_refused(one: pytest.Pytester) -> None:
+    one.makeconftest(
+        """
+        from pytest_parity.model import Milestone
+
+        def pytest_parity_registry_loaded(registry):
+            registry.milestones.append(Milestone("M1"))
+        """
+    )
+    one.makepyfile("def test_a(): pass")
+    result = run(one)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *milestones[[]1]: milestone 'M1' is declared twice*"])
+
+
+def test_a_hook_made_title_with_a_lone_surrogate_is_shown_safely(one: pytest.Pytester) -> None:
+    one.makeconftest(
+        """
+        from pytest_parity.model import Invariant
+
+        def pytest_parity_registry_loaded(registry):
+            registry.add(Invariant("G", "M1", "bad \\udc80 text"))
+        """
+    )
+    one.makepyfile("import pytest\n@pytest.mark.parity('A')\ndef test_a(): pass")
+    result = run(one, "--parity-gate=all", "--parity-report=r.xml", "-v")
+    assert result.ret == GATE_FAILED_EXIT
+    assert read_report(one.path / "r.xml").registry.invariants["G"].title == "bad \udc80 text"
+
+
+# -- modes that run no test, clashing outputs --------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["--fixtures", "--fixtures-per-test", "--markers"])
+def test_modes_that_run_no_test_judge_nothing(one: pytest.Pytester, mode: str) -> None:
+    one.makepyfile("import pytest\n@pytest.mark.parity('A')\ndef test_a(): pass")
+    result = run(one, mode, "--parity-gate=all", "--parity-report=r.xml")
+    assert result.ret == 0
+    assert "= parity =" not in result.stdout.str()
+    assert not (one.path / "r.xml").exists()
+
+
+def test_the_same_path_for_junitxml_and_the_report_is_refused(one: pytest.Pytester) -> None:
+    one.makepyfile("def test_a(): pass")
+    result = run(one, "--junitxml=out/same.xml", "--parity-report=out/../out/same.xml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --parity-report*same.xml*--junitxml*"])
+
+
+# -- literal * and ? in globs -------------------------------------------------------------
+
+
+def test_escaped_question_mark_in_a_glob_is_literal(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".toml",
+        parity="""
+        milestones = ["M1"]
+        [invariants.A]
+        milestone = "M1"
+        title = "a"
+        tests = ['test_q.py::test_y[\\?]']
+        """,
+    )
+    pytester.makepyfile(
+        test_q="""
+        import pytest
+        @pytest.mark.parametrize("x", ["z", "?"])
+        def test_y(x): pass
+        """
+    )
+    result = run(pytester, "--parity-gate=all", "--deselect", "test_q.py::test_y[?]")
+    assert result.ret == GATE_FAILED_EXIT  # test_y[z] is not test_y[?]: no proof
+    result = run(pytester, "--parity-gate=all", "-v")
+    assert result.ret == 0
+    lines = parity_lines(result)
+    assert "    passed  test_q.py::test_y[?]" in lines
+    assert "    passed  test_q.py::test_y[z]" not in lines
