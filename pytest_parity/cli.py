@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import os
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .evidence import decide_gate, evaluate
+from .files import atomic_write
 from .matrix import render_json, render_markdown, render_step_summary, replace_block
 from .model import (
     FLAKY_POLICIES,
@@ -32,7 +34,7 @@ from .model import (
     TestRecord,
     merge_records,
 )
-from .report import LoadedReport, atomic_write, read_report, write_report
+from .report import LoadedReport, read_report, write_report
 from .summary import render_summary
 
 if TYPE_CHECKING:
@@ -63,6 +65,17 @@ class MergedEvidence:
     evidence: Evidence
     #: the first gate scope a report recorded (in the order given), ``None`` if none did
     recorded_gate: str | None
+
+    @property
+    def distinct(self) -> int:
+        """How many different reports were given (one shard downloaded twice is one)."""
+        return len({report.content_sha256 for report in self.reports})
+
+    def ran_in_none(self) -> list[str]:
+        """Tagged tests that no report ran (each shard deselected or never reached them)."""
+        if len(self.reports) < 2:
+            return []
+        return [nodeid for nodeid, rec in self.evidence.records.items() if rec.outcome == "not-run"]
 
 
 def _short_sha(sha: str) -> str:
@@ -102,6 +115,7 @@ def load_evidence(
     flaky: FlakyPolicy | None = None,
     allow_mixed_registries: bool = False,
     today: dt.date | None = None,
+    expect_reports: int = 1,
 ) -> MergedEvidence:
     """Read evidence reports, merge them and re-evaluate every invariant.
 
@@ -115,6 +129,8 @@ def load_evidence(
     - A report written by an incomplete run makes the merged evidence incomplete, so no
       gate can pass on it.
     - ``today`` (for waiver expiry) defaults to today in UTC.
+    - ``expect_reports``: fewer distinct reports (by content) than this make the
+      merged evidence incomplete: a shard whose report is missing can prove nothing.
 
     Raises ParityError (one line, naming the file) on any bad input.
     """
@@ -132,9 +148,26 @@ def load_evidence(
     incomplete = next(
         (f"{r.path}: {r.incomplete}" for r in reports if r.incomplete is not None), None
     )
-    evidence = evaluate(registry, records, flaky=flaky, today=today, incomplete=incomplete)
+    distinct = len({report.content_sha256 for report in reports})
+    if distinct < expect_reports:
+        incomplete = _fewer_reports(distinct, expect_reports)
+    evidence = evaluate(
+        registry,
+        records,
+        flaky=flaky,
+        today=today,
+        incomplete=incomplete,
+        tags_lost=any(r.tags_lost for r in reports),
+    )
     recorded = next((r.gate for r in reports if r.gate is not None), None)
     return MergedEvidence(reports, evidence, recorded)
+
+
+def _fewer_reports(found: int, expected: int) -> str:
+    return (
+        f"{found} distinct report{'s' if found != 1 else ''} given, {expected} expected "
+        "(--expect-reports): a missing shard proves nothing"
+    )
 
 
 def _check_scope(registry: Registry, scope: str, option: str) -> str:
@@ -149,7 +182,10 @@ def _check_scope(registry: Registry, scope: str, option: str) -> str:
 
 def _load(args: argparse.Namespace) -> MergedEvidence:
     return load_evidence(
-        args.reports, flaky=args.flaky, allow_mixed_registries=args.allow_mixed_registries
+        args.reports,
+        flaky=args.flaky,
+        allow_mixed_registries=args.allow_mixed_registries,
+        expect_reports=getattr(args, "expect_reports", 1),
     )
 
 
@@ -173,8 +209,20 @@ def _encode_doc(text: str) -> bytes:
 # -- subcommands --------------------------------------------------------------------------
 
 
-def _out(line: str = "") -> None:
-    print(line, file=sys.stdout)
+def _out(text: str = "", end: str = "\n") -> None:
+    """Print to stdout; once the reader is gone (``| head``), print nothing more."""
+    try:
+        sys.stdout.write(text + end)
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    # what Python's documentation advises for SIGPIPE: the rest (and the flush at exit)
+    # goes nowhere, and the command still returns its verdict
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _append_step_summary(evidence: Evidence, gate: GateResult) -> None:
@@ -183,7 +231,7 @@ def _append_step_summary(evidence: Evidence, gate: GateResult) -> None:
         return
     text = render_step_summary(evidence, gate)
     try:
-        with open(path, "a", encoding="utf-8", newline="\n") as fh:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
             fh.write(text)
     except OSError as exc:
         # the verdict is the gate's; a summary that cannot be written only warns
@@ -206,14 +254,31 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"evidence from {len(reports)} report{'s' if len(reports) != 1 else ''} "
             f"({names}): {len(evidence.records)} tagged tests"
         )
+    _out_ran_in_none(merged)
     for line in render_summary(evidence, gate, verbosity):
         _out(line)
     _append_step_summary(evidence, gate)
     return EXIT_OK if gate.passed else EXIT_FAILED
 
 
+def _out_ran_in_none(merged: MergedEvidence) -> None:
+    lost = merged.ran_in_none()
+    if lost:
+        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        _out(
+            f"{len(lost)} tagged test{' ran' if len(lost) == 1 else 's ran'} in none of the "
+            f"{len(merged.reports)} reports: {shown}"
+        )
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     merged = _load(args)
+    if merged.distinct < args.expect_reports:
+        print(
+            f"{PROG}: {_fewer_reports(merged.distinct, args.expect_reports)}; nothing written",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     evidence = merged.evidence
     scope = args.gate if args.gate is not None else merged.recorded_gate
     gate = None
@@ -221,6 +286,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         option = "--gate" if args.gate is not None else "the gate scope the reports recorded"
         gate = decide_gate(evidence, _check_scope(evidence.registry, scope, option))
     write_report(args.output, evidence, gate)
+    _out_ran_in_none(merged)
     _out(
         f"wrote {args.output}: {len(evidence.results)} invariants, "
         f"{len(evidence.records)} tagged tests from {len(merged.reports)} reports"
@@ -259,7 +325,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         text = render_markdown(evidence)
     if doc is None:
         if args.output is None:
-            sys.stdout.write(text)
+            _out(text, end="")
         else:
             atomic_write(args.output, text.encode("utf-8"))
         return EXIT_OK
@@ -284,6 +350,28 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 # -- the parser ---------------------------------------------------------------------------
+
+
+def _report_count(value: str) -> int:
+    """``--expect-reports``: a whole number of at least 1."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return count
+
+
+def _expect_reports(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--expect-reports",
+        type=_report_count,
+        default=1,
+        metavar="N",
+        help="the number of shard reports there must be: fewer distinct ones (by content) "
+        "fail (a shard that crashed before writing its report proves nothing)",
+    )
 
 
 def _common(sub: argparse.ArgumentParser) -> None:
@@ -326,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         "when it fails, 2 on bad input.",
     )
     _common(check)
+    _expect_reports(check)
     check.add_argument(
         "--gate",
         default="all",
@@ -347,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gate's verdict; merge itself exits 0 whatever the verdict (use check).",
     )
     _common(merge)
+    _expect_reports(merge)
     merge.add_argument("-o", "--output", required=True, metavar="OUT", help="report to write")
     merge.add_argument(
         "--gate", default=None, metavar="SCOPE", help="gate scope to record (see above)"
@@ -403,8 +493,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    # any text a report holds (lone surrogates too) prints, on any stdout encoding
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        return handler(args)
+        code = handler(args)
     except ParityError as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        code = EXIT_BAD_INPUT
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+    return code

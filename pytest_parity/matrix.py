@@ -49,7 +49,7 @@ _MARKDOWN_RULE = "| --- | --- | --- | --- | --- |"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: control characters (line breaks are handled first), DEL, and the Unicode line and
 #: paragraph separators; shown visibly instead of being passed through
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 _BACKTICKS = re.compile("`+")
 #: characters written as numeric entities in the ``<code>`` fallback of :func:`code_span`
 _ENTITY_ESCAPED = re.compile(r"[^A-Za-z0-9 ]")

@@ -15,7 +15,6 @@ memory: no DTD is ever processed, and files over :data:`MAX_REPORT_BYTES` are re
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -38,6 +37,7 @@ from junitparser import (
 )
 
 from . import __version__
+from .files import atomic_write, os_reason
 from .model import (
     FLAKY_POLICIES,
     OUTCOMES,
@@ -54,6 +54,7 @@ from .model import (
     outcome_of,
     visible,
 )
+from .registry import registry_from_data
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_REPORT_BYTES",
     "LoadedReport",
-    "atomic_write",
     "build_report_xml",
     "read_report",
     "report_timestamp",
@@ -89,6 +89,7 @@ P_FLAKY = "parity.flaky"
 P_TIMESTAMP = "parity.timestamp"
 P_TITLE = "parity.milestone.title"
 P_INCOMPLETE = "parity.incomplete"
+P_TAGS_LOST = "parity.tags-lost"
 P_REGISTRY = "parity.registry"
 P_TEST = "parity.test"
 _REQUIRED = (P_VERSION, P_SHA, P_GATE, P_GATE_RESULT, P_FLAKY, P_REGISTRY)
@@ -459,6 +460,8 @@ def _report_pieces(
         extra: list[tuple[str, str]] = [(P_TITLE, title)]
         if evidence.incomplete is not None:
             extra.append((P_INCOMPLETE, evidence.incomplete))
+        if evidence.tags_lost:
+            extra.append((P_TAGS_LOST, "true"))
         if index == 0:
             extra.append((P_REGISTRY, registry_json))
         suites.append((suite._elem, _properties(common, extra)._elem, classname, results))
@@ -550,77 +553,6 @@ def _render(out: list[str], elem: Any, indent: str, attrs: _AttributeRenderer) -
 # -- writing ------------------------------------------------------------------------------
 
 
-def _temp_token() -> str:
-    """16 random hex digits for a temporary file's name (what ``secrets.token_hex(8)``
-    returns, without importing ``secrets`` and ``hmac`` into every run that writes)."""
-    return os.urandom(8).hex()
-
-
-def _open_temp(directory: str, base: str) -> tuple[int, str]:
-    """A new file next to the target; created with mode 0o666 so the umask applies."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = os.path.join(directory, f".{base}.{_temp_token()}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def _os_reason(exc: Exception) -> str:
-    """``No such file or directory`` rather than ``[Errno 2] ...: 'path'``."""
-    return getattr(exc, "strerror", None) or str(exc)
-
-
-def atomic_write(
-    path: str | os.PathLike[str],
-    data: bytes | Iterable[bytes],
-    *,
-    what: str = "",
-    mode: int | None = None,
-) -> None:
-    """Write ``data`` to ``path`` atomically (the report, and the CLI's matrix documents).
-
-    ``data``: the bytes, or an iterable of byte strings written in turn (a document
-    written while it is built); if iterating raises, the temporary file is removed and the
-    error propagates.
-
-    Missing parent directories are created. The bytes go to a temporary file in the target
-    directory, are flushed to disk and the file is renamed over ``path``; on any failure
-    the temporary file is removed and an existing ``path`` is left untouched. ``mode``:
-    permission bits for the new file (default: those of an existing ``path``, else 0o666
-    minus the umask). Errors are a :class:`ParityError` naming ``path`` (and ``what``).
-    """
-    name = os.fspath(path)
-    target = os.path.abspath(name)
-    directory, base = os.path.split(target)
-    failure = f"{name}: cannot write{f' {what}' if what else ''}"
-    try:
-        if mode is None and os.path.isfile(target):
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = _open_temp(directory, base)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ParityError(f"{failure}: {_os_reason(exc)}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                fh.write(data)
-            else:
-                fh.writelines(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ParityError(f"{failure}: {_os_reason(exc)}") from None
-        raise
-
-
 def write_report(
     path: str | os.PathLike[str],
     evidence: Evidence,
@@ -660,6 +592,10 @@ class LoadedReport(NamedTuple):
     version: str
     #: why the run that wrote it was incomplete (``Evidence.incomplete``), else ``None``
     incomplete: str | None = None
+    #: sha256 of the file's bytes: two copies of one report are one report
+    content_sha256: str = ""
+    #: the run could not tell which tests name which invariant (``Evidence.tags_lost``)
+    tags_lost: bool = False
 
 
 class _Refused(Exception):
@@ -717,8 +653,9 @@ def _refuse_dtd(*args: object) -> NoReturn:
     raise _Refused("refusing a document with a DTD (DOCTYPE or entity declarations)")
 
 
-def _parse(fh: IO[bytes], limit: int) -> _Collector:
-    """Stream ``fh`` through expat; raises _Refused or expat.ExpatError."""
+def _parse(fh: IO[bytes], limit: int) -> tuple[_Collector, str]:
+    """Stream ``fh`` through expat; the properties found and the sha256 of the bytes.
+    Raises _Refused or expat.ExpatError."""
     from xml.parsers import expat
 
     collector = _Collector()
@@ -731,15 +668,17 @@ def _parse(fh: IO[bytes], limit: int) -> _Collector:
     parser.StartElementHandler = collector.start
     parser.EndElementHandler = collector.end
     total = 0
+    digest = hashlib.sha256()
     while chunk := fh.read(_READ_CHUNK):
         total += len(chunk)
         if total > limit:
             raise _Refused(f"refusing a file larger than {limit} bytes")
+        digest.update(chunk)
         parser.Parse(chunk, False)
     if total == 0:
         raise _Refused("the file is empty")
     parser.Parse(b"", True)
-    return collector
+    return collector, digest.hexdigest()
 
 
 def _corrupt(path: str, what: str) -> ParityError:
@@ -809,16 +748,16 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
     try:
         info = os.stat(name)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ParityError(f"{name}: cannot read: {_os_reason(exc)}") from None
+        raise ParityError(f"{name}: cannot read: {os_reason(exc)}") from None
     if stat.S_ISDIR(info.st_mode):
         raise ParityError(f"{name}: is a directory, not an evidence report")
     if info.st_size > MAX_REPORT_BYTES:
         raise ParityError(f"{name}: refusing a file larger than {MAX_REPORT_BYTES} bytes")
     try:
         with open(name, "rb") as fh:
-            collector = _parse(fh, MAX_REPORT_BYTES)
+            collector, content_sha256 = _parse(fh, MAX_REPORT_BYTES)
     except OSError as exc:
-        raise ParityError(f"{name}: cannot read: {_os_reason(exc)}") from None
+        raise ParityError(f"{name}: cannot read: {os_reason(exc)}") from None
     except _Refused as exc:
         raise ParityError(f"{name}: {exc}") from None
     except expat.ExpatError as exc:
@@ -839,9 +778,8 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         if key not in props:
             raise _corrupt(name, f"property {key} is missing")
     data = _load_json(name, P_REGISTRY, props[P_REGISTRY])
-    if not isinstance(data, dict):
-        raise _corrupt(name, f"{P_REGISTRY} is not a JSON object")
-    registry = Registry.from_data(data, name)
+    registry = registry_from_data(data, f"{name}: corrupt evidence report: {P_REGISTRY}")
+    registry.source = name
     stored = props[P_SHA]
     actual = registry.sha256()
     if stored != actual:
@@ -865,4 +803,6 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         gate=None if gate_result == "none" else props[P_GATE],
         version=props[P_VERSION],
         incomplete=props.get(P_INCOMPLETE),
+        content_sha256=content_sha256,
+        tags_lost=props.get(P_TAGS_LOST) == "true",
     )

@@ -17,6 +17,7 @@ import pytest_parity.__main__
 from pytest_parity import __version__
 from pytest_parity.cli import load_evidence, main
 from pytest_parity.evidence import decide_gate, evaluate
+from pytest_parity.files import atomic_write
 from pytest_parity.matrix import BEGIN_MARKER, END_MARKER, MARKDOWN_HEADER
 from pytest_parity.model import (
     FlakyPolicy,
@@ -28,7 +29,7 @@ from pytest_parity.model import (
     TestRecord,
     Waiver,
 )
-from pytest_parity.report import atomic_write, read_report, write_report
+from pytest_parity.report import read_report, write_report
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -173,14 +174,6 @@ class TestCheck:
         assert main(["check", shards[0], "--gate", "M9"]) == 2
         line = one_error_line(capsys.readouterr().err, "M9")
         assert "neither 'all' nor a declared milestone (M1, M2, M3)" in line
-
-    def test_gate_scope_with_no_milestones(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        empty = write(tmp_path / "e.xml", [], registry=Registry([]), gate=None)
-        assert main(["check", empty]) == 0
-        assert main(["check", empty, "--gate", "M1"]) == 2
-        assert "(none declared)" in capsys.readouterr().err
 
     def test_stored_status_is_not_trusted(self, tmp_path: Path) -> None:
         # re-evaluated from per-test outcomes: the stored gate result does not matter
@@ -887,3 +880,169 @@ class TestProgram:
         odd = tmp_path / "two\nlines.xml"
         assert main(["check", str(odd)]) == 2
         one_error_line(capsys.readouterr().err, "two lines.xml")
+
+
+# -- no false green from the command line -------------------------------------------------
+
+
+class TestExpectReports:
+    def test_a_missing_shard_fails_check_and_merge_writes_nothing(
+        self, shards: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # shard 2 crashed before writing its report: shard 1 alone must not pass
+        assert main(["check", shards[0], "--expect-reports", "2"]) == 1
+        out = capsys.readouterr().out
+        assert "NOT EVALUATED, 1 distinct report given, 2 expected" in out
+        out_path = tmp_path / "merged.xml"
+        assert main(["merge", shards[0], "-o", str(out_path), "--expect-reports", "2"]) == 1
+        assert "1 distinct report given, 2 expected" in capsys.readouterr().err
+        assert not out_path.exists()
+
+    def test_the_same_shard_twice_counts_once(
+        self, shards: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        copy = tmp_path / "copy.xml"
+        copy.write_bytes((tmp_path / "shard1.xml").read_bytes())
+        assert main(["check", shards[0], str(copy), "--expect-reports", "2"]) == 1
+        assert main(["check", *shards, "--expect-reports", "2"]) == 0
+
+    @pytest.mark.parametrize("value", ["0", "-1", "two"])
+    def test_bad_value_is_a_usage_error(
+        self, shards: tuple[str, str], value: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["check", *shards, "--expect-reports", value]) == 2
+        assert "--expect-reports" in capsys.readouterr().err
+
+    def test_tests_that_ran_in_no_shard_are_listed(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        one = write(tmp_path / "a.xml", [*SHARD1[:1], rec("t.py::test_lost", "not-run", "M2-A")])
+        two = write(tmp_path / "b.xml", [*SHARD2[1:], rec("t.py::test_lost", "not-run", "M2-A")])
+        main(["check", one, two])
+        out = capsys.readouterr().out
+        assert "1 tagged test ran in none of the 2 reports: t.py::test_lost" in out
+
+
+def surrogate_report(tmp_path: Path) -> str:
+    """A report whose JSON holds lone surrogates (a node ID and a hook-made title)."""
+    reg = make_registry()
+    reg.invariants["RUN-02"] = Invariant("RUN-02", "M1", "bad \udc80 title")
+    return write(
+        tmp_path / "s.xml",
+        [rec("t.py::test_\udc80", "failed", "RUN-02"), rec("t.py::ok", "passed", "RUN-01")],
+        registry=reg,
+    )
+
+
+class TestAnyTextIsPrintable:
+    @pytest.mark.parametrize(
+        "argv", [["check", "-v"], ["matrix"], ["matrix", "--format", "json"], ["check"]]
+    )
+    @pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+    def test_lone_surrogates_and_odd_encodings(
+        self, tmp_path: Path, argv: list[str], encoding: str
+    ) -> None:
+        path = surrogate_report(tmp_path)
+        env = {**os.environ, "PYTHONIOENCODING": encoding}
+        env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest_parity", *argv, path],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        assert b"Traceback" not in proc.stderr
+        assert b"\\udc80" in proc.stdout or argv[0] == "check"
+
+
+class TestBrokenPipe:
+    def test_output_into_a_closed_pipe_keeps_the_verdict(self, tmp_path: Path) -> None:
+        records = [rec(f"t.py::test_{i}", "passed", "RUN-01") for i in range(2000)]
+        path = write(tmp_path / "big.xml", records)  # RUN-02 and M2-A unproven: the gate fails
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest_parity", "check", "-v", path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        with proc, proc.stderr:
+            proc.stdout.readline()  # like `| head -1`
+            proc.stdout.close()
+            err = proc.stderr.read()
+        assert proc.returncode == 1
+        assert b"Traceback" not in err
+        assert b"BrokenPipeError" not in err
+
+
+class TestEmbeddedRegistry:
+    @pytest.mark.parametrize("value", ["1e999", "Infinity", "true", "1.5", "0"])
+    def test_min_tests_is_checked_like_toml(
+        self, tmp_path: Path, value: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "r.xml"
+        write(path, SHARD1)
+        text = path.read_text(encoding="utf-8")
+        assert text.count("&quot;min_tests&quot;:1,") == 4
+        path.write_text(
+            text.replace("&quot;min_tests&quot;:1,", f"&quot;min_tests&quot;:{value},", 1),
+            encoding="utf-8",
+        )
+        assert main(["check", str(path)]) == 2
+        line = one_error_line(capsys.readouterr().err, "r.xml")
+        assert "min_tests" in line
+
+
+class TestOutputPaths:
+    def test_a_symlink_is_followed_not_replaced(self, tmp_path: Path) -> None:
+        target = tmp_path / "real" / "report.xml"
+        target.parent.mkdir()
+        target.write_bytes(b"old")
+        link = tmp_path / "link.xml"
+        link.symlink_to(target)
+        atomic_write(link, b"new")
+        assert link.is_symlink()
+        assert target.read_bytes() == b"new"
+        assert sorted(p.name for p in target.parent.iterdir()) == ["report.xml"]
+
+    def test_a_dangling_symlink_creates_its_target(self, tmp_path: Path) -> None:
+        link = tmp_path / "link.xml"
+        link.symlink_to(tmp_path / "made.xml")
+        atomic_write(link, b"new")
+        assert link.is_symlink()
+        assert (tmp_path / "made.xml").read_bytes() == b"new"
+
+    def test_a_character_device_is_written_through(self, tmp_path: Path) -> None:
+        link = tmp_path / "null.xml"
+        link.symlink_to(os.devnull)
+        atomic_write(link, b"data")
+        assert link.is_symlink()
+        assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+    def test_a_fifo_is_written_through(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+        atomic_write(fifo, b"through the pipe")
+        assert reader.communicate(timeout=10)[0] == b"through the pipe"
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+    def test_other_special_files_are_refused(self, tmp_path: Path) -> None:
+        import socket
+
+        path = tmp_path / "sock"
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(path))
+            with pytest.raises(ParityError, match="not a regular file"):
+                atomic_write(path, b"data")
+            assert stat.S_ISSOCK(path.stat().st_mode)
+
+    def test_merge_output_through_a_symlink(self, shards: tuple[str, str], tmp_path: Path) -> None:
+        target = tmp_path / "keep" / "merged.xml"
+        target.parent.mkdir()
+        link = tmp_path / "out.xml"
+        link.symlink_to(target)
+        assert main(["merge", *shards, "-o", str(link)]) == 0
+        assert link.is_symlink()
+        assert read_report(target).records
