@@ -1,13 +1,12 @@
 """The ``pytest-parity`` console script: ``check``, ``merge`` and ``matrix``.
 
-A thin adapter over the pure modules: it reads evidence reports (:func:`read_report`),
-merges their per-test records (:func:`~pytest_parity.model.merge_records`), re-evaluates
-every invariant from those per-test outcomes (:func:`~pytest_parity.evidence.evaluate`;
-statuses stored in the reports are never trusted), and then prints, writes or renders.
+A thin adapter over the pure modules: it reads evidence reports, merges their per-test
+records, re-evaluates every invariant from those outcomes (statuses stored in the reports
+are never trusted), and then prints, writes or renders.
 
-Exit codes: 0 success (``check``: the gate holds), 1 ``check``: the gate fails /
-``matrix --check``: the document is out of date, 2 bad input or usage (one line on
-stderr, ``pytest-parity: error: ...``, nothing written).
+Exit codes: 0 success (``check``: the gate holds); 1 ``check``: the gate fails, ``merge``:
+reports are missing, ``matrix --check``: the document is out of date; 2 bad input or
+usage (one line on stderr, ``pytest-parity: error: ...``, nothing written).
 """
 
 from __future__ import annotations
@@ -24,37 +23,23 @@ from . import __version__
 from .evidence import decide_gate, evaluate
 from .files import atomic_write
 from .matrix import render_json, render_markdown, render_step_summary, replace_block
-from .model import (
-    FLAKY_POLICIES,
-    Evidence,
-    FlakyPolicy,
-    GateResult,
-    ParityError,
-    Registry,
-    TestRecord,
-    merge_records,
-)
-from .report import LoadedReport, read_report, write_report
+from .model import FLAKY_POLICIES, ParityError, TestRecord, merge_records, plural
+from .reader import read_report
+from .report import write_report
 from .summary import render_summary
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Sequence
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "MergedEvidence", "load_evidence", "main"]
+    from .model import Evidence, FlakyPolicy, GateResult
+    from .reader import LoadedReport
+
+__all__ = ["MergedEvidence", "load_evidence", "main"]
 
 PROG = "pytest-parity"
-EXIT_OK = 0
-#: ``check``: the gate fails; ``matrix --check``: the document is out of date
-EXIT_FAILED = 1
-#: bad input (unreadable or corrupt report, undeclared gate scope, ...) or a usage error
-EXIT_BAD_INPUT = 2
-
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MIXED_FLAG = "--allow-mixed-registries"
-STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
-
-
-# -- loading and merging ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -65,48 +50,14 @@ class MergedEvidence:
     evidence: Evidence
     #: the first gate scope a report recorded (in the order given), ``None`` if none did
     recorded_gate: str | None
-
-    @property
-    def distinct(self) -> int:
-        """How many different reports were given (one shard downloaded twice is one)."""
-        return len({report.content_sha256 for report in self.reports})
+    #: how many different reports were given (one shard downloaded twice is one)
+    distinct: int
 
     def ran_in_none(self) -> list[str]:
         """Tagged tests that no report ran (each shard deselected or never reached them)."""
         if len(self.reports) < 2:
             return []
         return [nodeid for nodeid, rec in self.evidence.records.items() if rec.outcome == "not-run"]
-
-
-def _short_sha(sha: str) -> str:
-    return sha[:12] + "…"
-
-
-def _check_registries(reports: Sequence[LoadedReport]) -> None:
-    first = reports[0]
-    for other in reports[1:]:
-        if other.registry_sha256 != first.registry_sha256:
-            raise ParityError(
-                f"reports were built from different registries: {first.path} "
-                f"(sha {_short_sha(first.registry_sha256)}) vs {other.path} "
-                f"(sha {_short_sha(other.registry_sha256)}); pass {MIXED_FLAG} to merge them "
-                f"anyway"
-            )
-
-
-def _declared_only(registry: Registry, records: dict[str, TestRecord]) -> dict[str, TestRecord]:
-    """Records with the invariant and milestone IDs ``registry`` does not declare dropped."""
-    invariants = registry.invariants
-    milestones = set(registry.milestone_ids())
-    return {
-        nodeid: TestRecord(
-            nodeid,
-            rec.outcome,
-            tuple(i for i in rec.invariants if i in invariants),
-            tuple(m for m in rec.milestones if m in milestones),
-        )
-        for nodeid, rec in records.items()
-    }
 
 
 def load_evidence(
@@ -120,34 +71,44 @@ def load_evidence(
     """Read evidence reports, merge them and re-evaluate every invariant.
 
     - All reports must embed the same registry (same sha256). With
-      ``allow_mixed_registries`` the registry of the *last* report is used and record
-      references to invariants or milestones it does not declare are dropped.
-    - Records are merged by node ID; a test seen in several reports takes the outcome
-      that says least in its favour (any failure wins; passed beats not-run).
-    - ``flaky``: the ``--parity-flaky`` policy; ``None`` means ``fail`` if any report
-      was written with ``fail``, else ``allow``.
-    - A report written by an incomplete run makes the merged evidence incomplete, so no
-      gate can pass on it.
+      ``allow_mixed_registries`` the registry of the *last* report is used and what the
+      records name that it does not declare is dropped.
+    - A test seen in several reports takes the outcome that says least in its favour.
+    - ``flaky``: the ``--parity-flaky`` policy; ``None`` means ``fail`` if any report was
+      written with ``fail``, else ``allow``.
+    - A report of an incomplete run, or fewer distinct reports (by content) than
+      ``expect_reports``, make the merged evidence incomplete: no gate passes on it.
     - ``today`` (for waiver expiry) defaults to today in UTC.
-    - ``expect_reports``: fewer distinct reports (by content) than this make the
-      merged evidence incomplete: a shard whose report is missing can prove nothing.
 
     Raises ParityError (one line, naming the file) on any bad input.
     """
     if not paths:
         raise ParityError("no evidence report given")
     reports = tuple(read_report(path) for path in paths)
-    if not allow_mixed_registries:
-        _check_registries(reports)
+    first = reports[0]
+    for other in reports[1:]:
+        if other.registry_sha256 != first.registry_sha256 and not allow_mixed_registries:
+            raise ParityError(
+                f"reports were built from different registries: {first.path} "
+                f"(sha {first.registry_sha256[:12]}…) vs {other.path} "
+                f"(sha {other.registry_sha256[:12]}…); pass {MIXED_FLAG} to merge them anyway"
+            )
     registry = reports[-1].registry
-    records = merge_records(report.records for report in reports)
+    records = merge_records([list(report.records) for report in reports])
     if allow_mixed_registries:
-        records = _declared_only(registry, records)
+        milestones = registry.milestone_ids()
+        records = {
+            nodeid: TestRecord(
+                nodeid,
+                rec.outcome,
+                tuple(i for i in rec.invariants if i in registry.invariants),
+                tuple(m for m in rec.milestones if m in milestones),
+            )
+            for nodeid, rec in records.items()
+        }
     if flaky is None:
         flaky = "fail" if any(report.flaky == "fail" for report in reports) else "allow"
-    incomplete = next(
-        (f"{r.path}: {r.incomplete}" for r in reports if r.incomplete is not None), None
-    )
+    incomplete = next((f"{r.path}: {r.incomplete}" for r in reports if r.incomplete), None)
     distinct = len({report.content_sha256 for report in reports})
     if distinct < expect_reports:
         incomplete = _fewer_reports(distinct, expect_reports)
@@ -157,56 +118,31 @@ def load_evidence(
         flaky=flaky,
         today=today,
         incomplete=incomplete,
-        tags_lost=any(r.tags_lost for r in reports),
+        tags_lost=any(report.tags_lost for report in reports),
     )
-    recorded = next((r.gate for r in reports if r.gate is not None), None)
-    return MergedEvidence(reports, evidence, recorded)
+    recorded = next((report.gate for report in reports if report.gate is not None), None)
+    return MergedEvidence(reports, evidence, recorded, distinct)
 
 
 def _fewer_reports(found: int, expected: int) -> str:
     return (
-        f"{found} distinct report{'s' if found != 1 else ''} given, {expected} expected "
+        f"{plural(found, 'distinct report')} given, {expected} expected "
         "(--expect-reports): a missing shard proves nothing"
     )
 
 
-def _check_scope(registry: Registry, scope: str, option: str) -> str:
-    ids = registry.milestone_ids()
-    if scope != "all" and scope not in ids:
-        declared = ", ".join(ids) if ids else "none declared"
-        raise ParityError(
-            f"{option}: {scope!r} is neither 'all' nor a declared milestone ({declared})"
+def _gate(merged: MergedEvidence, scope: str | None) -> GateResult | None:
+    """The gate for ``--gate SCOPE`` if given, else for the scope the reports recorded."""
+    if scope is not None:
+        return decide_gate(merged.evidence, scope, "--gate")
+    if merged.recorded_gate is not None:
+        return decide_gate(
+            merged.evidence, merged.recorded_gate, "the gate scope the reports recorded"
         )
-    return scope
+    return None
 
 
-def _load(args: argparse.Namespace) -> MergedEvidence:
-    return load_evidence(
-        args.reports,
-        flaky=args.flaky,
-        allow_mixed_registries=args.allow_mixed_registries,
-        expect_reports=getattr(args, "expect_reports", 1),
-    )
-
-
-# -- files --------------------------------------------------------------------------------
-
-
-def _read_doc(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ParityError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    # surrogateescape: bytes that are not UTF-8 survive the round trip unchanged
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _encode_doc(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-# -- subcommands --------------------------------------------------------------------------
+# -- output ---------------------------------------------------------------------------------
 
 
 def _out(text: str = "", end: str = "\n") -> None:
@@ -218,57 +154,66 @@ def _out(text: str = "", end: str = "\n") -> None:
 
 
 def _stdout_to_devnull() -> None:
-    # what Python's documentation advises for SIGPIPE: the rest (and the flush at exit)
-    # goes nowhere, and the command still returns its verdict
+    # as Python's documentation advises for SIGPIPE: the rest (and the flush at exit) goes
+    # nowhere, and the command still returns its verdict
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
 
 
+def _out_ran_in_none(merged: MergedEvidence) -> None:
+    lost = merged.ran_in_none()
+    if lost:
+        more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+        _out(
+            f"{plural(len(lost), 'tagged test')} ran in none of the {len(merged.reports)} "
+            f"reports: {', '.join(lost[:5])}{more}"
+        )
+
+
 def _append_step_summary(evidence: Evidence, gate: GateResult) -> None:
-    path = os.environ.get(STEP_SUMMARY_ENV, "")
+    """On GitHub Actions, put the matrix and the verdict on the run's summary page."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY", "")
     if not path:
         return
-    text = render_step_summary(evidence, gate)
     try:
         with open(path, "a", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
-            fh.write(text)
-    except OSError as exc:
-        # the verdict is the gate's; a summary that cannot be written only warns
+            fh.write(render_step_summary(evidence, gate))
+    except OSError as exc:  # the verdict is the gate's: a summary that cannot be written warns
         print(
-            f"{PROG}: warning: {STEP_SUMMARY_ENV}={path}: cannot append: {exc.strerror or exc}",
+            f"{PROG}: warning: GITHUB_STEP_SUMMARY={path}: cannot append: {exc.strerror or exc}",
             file=sys.stderr,
         )
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> MergedEvidence:
+    return load_evidence(
+        args.reports,
+        flaky=args.flaky,
+        allow_mixed_registries=args.allow_mixed_registries,
+        expect_reports=getattr(args, "expect_reports", 1),
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     merged = _load(args)
     evidence = merged.evidence
-    scope = _check_scope(evidence.registry, args.gate, "--gate")
-    gate = decide_gate(evidence, scope)
+    gate = decide_gate(evidence, args.gate, "--gate")
     verbosity = args.verbose - args.quiet
     if verbosity >= 0:
-        reports = merged.reports
-        names = ", ".join(r.path for r in reports)
+        names = ", ".join(r.path for r in merged.reports)
         _out(
-            f"evidence from {len(reports)} report{'s' if len(reports) != 1 else ''} "
-            f"({names}): {len(evidence.records)} tagged tests"
+            f"evidence from {plural(len(merged.reports), 'report')} ({names}): "
+            f"{plural(len(evidence.records), 'tagged test')}"
         )
     _out_ran_in_none(merged)
     for line in render_summary(evidence, gate, verbosity):
-        _out(line)
+        _out(line.text)
     _append_step_summary(evidence, gate)
     return EXIT_OK if gate.passed else EXIT_FAILED
-
-
-def _out_ran_in_none(merged: MergedEvidence) -> None:
-    lost = merged.ran_in_none()
-    if lost:
-        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
-        _out(
-            f"{len(lost)} tagged test{' ran' if len(lost) == 1 else 's ran'} in none of the "
-            f"{len(merged.reports)} reports: {shown}"
-        )
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -280,30 +225,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     evidence = merged.evidence
-    scope = args.gate if args.gate is not None else merged.recorded_gate
-    gate = None
-    if scope is not None:
-        option = "--gate" if args.gate is not None else "the gate scope the reports recorded"
-        gate = decide_gate(evidence, _check_scope(evidence.registry, scope, option))
-    write_report(args.output, evidence, gate)
+    write_report(args.output, evidence, _gate(merged, args.gate))
     _out_ran_in_none(merged)
     _out(
-        f"wrote {args.output}: {len(evidence.results)} invariants, "
-        f"{len(evidence.records)} tagged tests from {len(merged.reports)} reports"
+        f"wrote {args.output}: {plural(len(evidence.results), 'invariant')}, "
+        f"{plural(len(evidence.records), 'tagged test')} "
+        f"from {plural(len(merged.reports), 'report')}"
     )
     return EXIT_OK
-
-
-def _diff(old: str, new: str, path: str) -> list[str]:
-    return list(
-        difflib.unified_diff(
-            old.splitlines(),
-            new.splitlines(),
-            f"{path} (current)",
-            f"{path} (expected)",
-            lineterm="",
-        )
-    )
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -312,69 +241,58 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         option = "--update" if args.update is not None else "--check"
         raise ParityError(f"{option} works on Markdown documents only, not with --format json")
     merged = _load(args)
-    evidence = merged.evidence
+    gate = _gate(merged, args.gate)
     if args.format == "json":
-        scope = args.gate if args.gate is not None else merged.recorded_gate
-        if scope is not None:
-            option = "--gate" if args.gate is not None else "the gate scope the reports recorded"
-            _check_scope(evidence.registry, scope, option)
-        text = render_json(evidence, scope)
+        text = render_json(merged.evidence, gate)
     else:
-        if args.gate is not None:
-            _check_scope(evidence.registry, args.gate, "--gate")
-        text = render_markdown(evidence)
-    if doc is None:
-        if args.output is None:
-            _out(text, end="")
-        else:
-            atomic_write(args.output, text.encode("utf-8"))
-        return EXIT_OK
-    current = _read_doc(doc)
-    expected = replace_block(current, "\n" + text + "\n", source=doc)
+        text = render_markdown(merged.evidence)
+    if doc is not None:
+        try:
+            with open(doc, "rb") as fh:
+                # surrogateescape: bytes that are not UTF-8 survive the round trip unchanged
+                current = fh.read().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise ParityError(f"{doc}: cannot read: {exc.strerror or exc}") from None
+        expected = replace_block(current, "\n" + text + "\n", source=doc)
     if args.output is not None:
         atomic_write(args.output, text.encode("utf-8"))
+    elif doc is None:
+        _out(text, end="")
+    if doc is None:
+        return EXIT_OK
     if expected == current:
         _out(f"{doc}: parity matrix is up to date")
         return EXIT_OK
     if args.update is not None:
-        atomic_write(doc, _encode_doc(expected))
+        atomic_write(doc, expected.encode("utf-8", "surrogateescape"))
         _out(f"{doc}: parity matrix updated")
         return EXIT_OK
     _out(
         f"{doc}: parity matrix is out of date; regenerate it with "
         f"`{PROG} matrix REPORT... --update {doc}`"
     )
-    for line in _diff(current, expected, doc):
+    for line in difflib.unified_diff(
+        current.splitlines(),
+        expected.splitlines(),
+        f"{doc} (current)",
+        f"{doc} (expected)",
+        lineterm="",
+    ):
         _out(line)
     return EXIT_FAILED
 
 
-# -- the parser ---------------------------------------------------------------------------
+# -- the parser -----------------------------------------------------------------------------
 
 
 def _report_count(value: str) -> int:
     """``--expect-reports``: a whole number of at least 1."""
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
+    if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
-    return count
+    return int(value)
 
 
-def _expect_reports(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
-        "--expect-reports",
-        type=_report_count,
-        default=1,
-        metavar="N",
-        help="the number of shard reports there must be: fewer distinct ones (by content) "
-        "fail (a shard that crashed before writing its report proves nothing)",
-    )
-
-
-def _common(sub: argparse.ArgumentParser) -> None:
+def _add_common(sub: argparse.ArgumentParser, *, expect_reports: bool = False) -> None:
     sub.add_argument(
         "reports",
         nargs="+",
@@ -394,14 +312,23 @@ def _common(sub: argparse.ArgumentParser) -> None:
         help="merge reports built from different registries; the registry of the LAST "
         "report is used and references to anything it does not declare are dropped",
     )
+    if expect_reports:
+        sub.add_argument(
+            "--expect-reports",
+            type=_report_count,
+            default=1,
+            metavar="N",
+            help="the number of shard reports there must be: fewer distinct ones (by "
+            "content) fail (a shard that crashed before writing its report proves nothing)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Re-check, merge and tabulate pytest-parity evidence reports.",
-        epilog="exit codes: 0 ok, 1 gate failed (check) or document out of date "
-        "(matrix --check), 2 bad input or usage error",
+        epilog="exit codes: 0 ok, 1 gate failed or reports missing (check, merge) or "
+        "document out of date (matrix --check), 2 bad input or usage error",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -413,8 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "per-test outcomes and print the parity summary. Exit 0 when the gate holds, 1 "
         "when it fails, 2 on bad input.",
     )
-    _common(check)
-    _expect_reports(check)
+    _add_common(check, expect_reports=True)
     check.add_argument(
         "--gate",
         default="all",
@@ -435,8 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gate scope given with --gate, else the first one the inputs recorded, and that "
         "gate's verdict; merge itself exits 0 whatever the verdict (use check).",
     )
-    _common(merge)
-    _expect_reports(merge)
+    _add_common(merge, expect_reports=True)
     merge.add_argument("-o", "--output", required=True, metavar="OUT", help="report to write")
     merge.add_argument(
         "--gate", default=None, metavar="SCOPE", help="gate scope to record (see above)"
@@ -449,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render the parity matrix: one row per declared invariant with its "
         "milestone, ID, title, status and evidence. Exit 0 whatever the statuses.",
     )
-    _common(matrix)
+    _add_common(matrix)
     matrix.add_argument(
         "--format", choices=("markdown", "json"), default="markdown", help="default: markdown"
     )
@@ -480,18 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(message: str) -> str:
-    return " ".join(message.split("\n")).replace("\r", " ")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the console script; returns the exit code (never raises for user errors)."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     handler: Callable[[argparse.Namespace], int] = args.handler
     # any text a report holds (lone surrogates too) prints, on any stdout encoding
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -499,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = handler(args)
     except ParityError as exc:
-        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        message = " ".join(str(exc).splitlines())
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         code = EXIT_BAD_INPUT
     try:
         sys.stdout.flush()

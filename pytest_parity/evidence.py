@@ -1,31 +1,34 @@
-"""The evidence model: per-test reports -> per-test outcomes -> per-invariant status -> gate.
+"""Per-test reports -> per-test outcomes -> per-invariant statuses -> the gate.
 
-Pure: nothing here imports pytest. The plugin feeds :class:`OutcomeTracker` with the
-``(nodeid, when, outcome)`` of every report it sees; the CLI feeds :func:`evaluate` with the
-records read back from evidence reports. Both then call :func:`decide_gate`.
+Pure: nothing here imports pytest. The plugin feeds :class:`OutcomeTracker` with every
+report it sees; the CLI feeds :func:`evaluate` with records read back from evidence
+reports. Both then call :func:`decide_gate`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from .model import (
     STATUSES,
     Evidence,
     FlakyPolicy,
     GateResult,
+    Invariant,
     InvariantResult,
     Outcome,
     Registry,
     Status,
     TestRecord,
-    by_nodeid,
-    gc_paused,
-    outcome_of,
+    plural,
+    utc_today,
     worst_outcome,
 )
-from .registry import unmatched_globs
+from .tags import stale_globs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 #: how many test names a one-line reason lists before "and N more"
 _REASON_NAMES = 5
@@ -100,82 +103,65 @@ class OutcomeTracker:
         return outcome
 
 
-def _names(records: Iterable[TestRecord], limit: int = _REASON_NAMES) -> str:
-    items = list(records)
-    shown = ", ".join(r.nodeid for r in items[:limit])
-    if len(items) > limit:
-        shown += f" and {len(items) - limit} more"
+def _names(records: Sequence[TestRecord]) -> str:
+    shown = ", ".join(r.nodeid for r in records[:_REASON_NAMES])
+    if len(records) > _REASON_NAMES:
+        shown += f" and {len(records) - _REASON_NAMES} more"
     return shown
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _judge(
-    registry: Registry,
-    inv_id: str,
-    tests: list[TestRecord],
-    flaky: FlakyPolicy,
-    today: dt.date,
-    tags_lost: bool,
+    inv: Invariant, tests: list[TestRecord], flaky: FlakyPolicy, today: dt.date, tags_lost: bool
 ) -> InvariantResult:
-    inv = registry.invariants[inv_id]
-    tests.sort(key=by_nodeid)
+    """The status of one invariant from the tests that name it (sorted by node ID)."""
     waiver = inv.waiver
-    waiver_expired = waiver is not None and not waiver.holds_on(today)
+    expired = waiver is not None and not waiver.holds_on(today)
     expired_note = (
-        f"; waiver expired on {waiver.until.isoformat()} ({waiver.reason})"
-        if waiver is not None and waiver_expired
-        else ""
+        f"; waiver expired on {waiver.until} ({waiver.reason})" if waiver and expired else ""
     )
-    failed: list[TestRecord] = []
-    flaky_tests: list[TestRecord] = []
-    passing = tests
-    if list(map(outcome_of, tests)).count("passed") != len(tests):  # else: the usual case
-        failed = [t for t in tests if t.outcome == "failed"]
-        flaky_tests = [t for t in tests if t.outcome == "flaky"]
-        passing = [t for t in tests if t.outcome in ("passed", "flaky")]
+    failed = [t for t in tests if t.outcome == "failed"]
+    flaky_tests = [t for t in tests if t.outcome == "flaky"]
+    passing = [
+        t for t in tests if t.outcome == "passed" or (t.outcome == "flaky" and flaky == "allow")
+    ]
     status: Status
     if failed or (flaky_tests and flaky == "fail"):
         status = "failed"
         parts = []
         if failed:
-            parts.append(f"{_plural(len(failed), 'test')} failed: {_names(failed)}")
+            parts.append(f"{plural(len(failed), 'test')} failed: {_names(failed)}")
         if flaky_tests and flaky == "fail":
             parts.append(
-                f"{_plural(len(flaky_tests), 'flaky test')} (passed only on rerun; "
+                f"{plural(len(flaky_tests), 'flaky test')} (passed only on rerun; "
                 f"--parity-flaky=fail): {_names(flaky_tests)}"
             )
         reason = "; ".join(parts)
-    else:
+    elif len(passing) >= inv.min_tests:
+        status = "proven"
         flaky_note = f" ({len(flaky_tests)} flaky)" if flaky_tests else ""
-        if passing and len(passing) >= inv.min_tests:
-            status = "proven"
-            reason = f"proven by {_plural(len(passing), 'passing test')}{flaky_note}"
-        elif waiver is not None and not waiver_expired:
-            status = "waived"
-            reason = f"waived: {waiver.reason} (until {waiver.until.isoformat()})"
-        elif not tests and tags_lost:
-            status = "not-run"
-            reason = "no test is known to name it: the tags of the collected tests were lost"
-        elif not tests:
-            status = "missing"
-            reason = "no collected test names it" + expired_note
-        else:
-            status = "not-run"
-            others = [t for t in tests if t.outcome not in ("passed", "flaky")]
-            detail = ", ".join(
-                f"{_plural(n, 'test')} {o}"
-                for o in ("skipped", "not-run")
-                if (n := sum(1 for t in others if t.outcome == o))
-            )
-            reason = (
-                f"{len(passing)} of the {inv.min_tests} passing "
-                f"{'test' if inv.min_tests == 1 else 'tests'} it needs ({detail}: "
-                f"{_names(others)}){expired_note}"
-            )
-    return InvariantResult(inv, status, reason, tuple(tests), waiver_expired)
+        reason = f"proven by {plural(len(passing), 'passing test')}{flaky_note}"
+    elif waiver is not None and not expired:
+        status = "waived"
+        reason = f"waived: {waiver.reason} (until {waiver.until})"
+    elif not tests and tags_lost:
+        status = "not-run"
+        reason = "no test is known to name it: the tags of the collected tests were lost"
+    elif not tests:
+        status = "missing"
+        reason = "no collected test names it" + expired_note
+    else:
+        status = "not-run"
+        others = [t for t in tests if t.outcome in ("skipped", "not-run")]
+        detail = ", ".join(
+            f"{plural(n, 'test')} {outcome}"
+            for outcome in ("skipped", "not-run")
+            if (n := sum(1 for t in others if t.outcome == outcome))
+        )
+        needed = plural(inv.min_tests, "passing test")
+        reason = (
+            f"{len(passing)} of the {needed} it needs ({detail}: {_names(others)}){expired_note}"
+        )
+    return InvariantResult(inv, status, reason, tuple(tests), expired)
 
 
 def evaluate(
@@ -187,78 +173,53 @@ def evaluate(
     incomplete: str | None = None,
     tags_lost: bool = False,
 ) -> Evidence:
-    """Decide the status of every declared invariant from the tagged tests (section 3).
+    """Decide the status of every declared invariant from the tagged tests.
 
-    Linear in the number of records plus invariants. Invariant IDs a record names that the
-    registry does not declare are ignored (they cannot be in any gate). ``tags_lost``: the
-    run could not tell which collected tests name which invariant (every pytest-xdist
-    worker died before it reported its collection), so an invariant that no known test
-    names is not-run rather than missing.
+    Invariant IDs a record names that the registry does not declare are ignored (they
+    cannot be in any gate). ``tags_lost``: the run could not tell which collected tests
+    name which invariant, so an invariant no known test names is not-run, not missing.
     """
-    if today is None:
-        today = dt.datetime.now(dt.timezone.utc).date()
-    with gc_paused():  # a burst of small acyclic objects (see gc_paused)
-        by_inv: dict[str, list[TestRecord]] = {inv_id: [] for inv_id in registry.invariants}
-        bucket_of = by_inv.get
-        for rec in records.values():
-            for inv_id in rec[2]:  # rec.invariants, read in the tightest loop of a big run
-                bucket = bucket_of(inv_id)
-                if bucket is not None:
-                    bucket.append(rec)
-        results = {
-            inv_id: _judge(registry, inv_id, tests, flaky, today, tags_lost)
-            for inv_id, tests in by_inv.items()
-        }
-        stale = unmatched_globs(
-            registry,
-            {
-                inv_id: [rec.nodeid for rec in by_inv[inv_id]]
-                for inv_id, inv in registry.invariants.items()
-                if inv.tests
-            },
-        )
-        return Evidence(
-            registry=registry,
-            results=results,
-            records=dict(records),
-            flaky=flaky,
-            today=today,
-            incomplete=incomplete,
-            stale_globs=tuple(stale),
-            tags_lost=tags_lost,
-        )
+    by_invariant: dict[str, list[TestRecord]] = {inv_id: [] for inv_id in registry.invariants}
+    for rec in sorted(records.values(), key=lambda r: r.nodeid):
+        for inv_id in rec.invariants:
+            if inv_id in by_invariant:
+                by_invariant[inv_id].append(rec)
+    today = utc_today() if today is None else today
+    results = {
+        inv_id: _judge(registry.invariants[inv_id], tests, flaky, today, tags_lost)
+        for inv_id, tests in by_invariant.items()
+    }
+    nodeids = {inv_id: [t.nodeid for t in tests] for inv_id, tests in by_invariant.items()}
+    return Evidence(
+        registry=registry,
+        results=results,
+        records=dict(records),
+        flaky=flaky,
+        today=today,
+        incomplete=incomplete,
+        stale_globs=tuple(stale_globs(registry, nodeids)),
+        tags_lost=tags_lost,
+    )
 
 
-def decide_gate(evidence: Evidence, scope: str) -> GateResult:
+def decide_gate(evidence: Evidence, scope: str, option: str = "--parity-gate") -> GateResult:
     """The gate: every invariant of the milestones in scope is proven or waived.
 
     Tests tagged ``milestone=`` for a milestone in scope are that milestone's gate suite:
     if one failed (or was flaky under ``--parity-flaky=fail``), the gate fails too. An
     incomplete run is never reported as passing.
     """
-    milestones = evidence.registry.scope(scope)
-    in_scope = set(milestones)
+    milestones = evidence.registry.scope(scope, option)
     blocking = tuple(
         r
         for r in evidence.results.values()
-        if r.invariant.milestone in in_scope and r.status not in ("proven", "waived")
+        if r.invariant.milestone in milestones and r.status not in ("proven", "waived")
     )
-    bad_outcomes = {"failed", "flaky"} if evidence.flaky == "fail" else {"failed"}
-    records = evidence.records.values()
-    failed_suite = (
-        tuple(
-            sorted(
-                (
-                    rec
-                    for rec in records
-                    if rec.outcome in bad_outcomes and in_scope.intersection(rec.milestones)
-                ),
-                key=by_nodeid,
-            )
-        )
-        # usually no test failed: found out in C, before a pass in Python
-        if not bad_outcomes.isdisjoint(map(outcome_of, records))
-        else ()
+    bad: tuple[Outcome, ...] = ("failed", "flaky") if evidence.flaky == "fail" else ("failed",)
+    failed_suite = tuple(
+        rec
+        for _, rec in sorted(evidence.records.items())
+        if rec.outcome in bad and any(m in milestones for m in rec.milestones)
     )
     return GateResult(
         scope=scope,
@@ -272,9 +233,7 @@ def decide_gate(evidence: Evidence, scope: str) -> GateResult:
 
 def status_counts(evidence: Evidence) -> dict[str, dict[Status, int]]:
     """Per milestone (declared order), how many invariants have each status."""
-    counts: dict[str, dict[Status, int]] = {
-        m: dict.fromkeys(STATUSES, 0) for m in evidence.registry.milestone_ids()
-    }
-    for r in evidence.results.values():
-        counts[r.invariant.milestone][r.status] += 1
+    counts = {m: dict.fromkeys(STATUSES, 0) for m in evidence.registry.milestone_ids()}
+    for result in evidence.results.values():
+        counts[result.invariant.milestone][result.status] += 1
     return counts

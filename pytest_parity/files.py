@@ -9,14 +9,14 @@ import contextlib
 import os
 import stat
 import tempfile
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from .model import ParityError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterator
 
-__all__ = ["atomic_write", "os_reason"]
+__all__ = ["atomic_output", "atomic_write", "os_reason"]
 
 
 def os_reason(exc: Exception) -> str:
@@ -31,20 +31,17 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(
-    path: str | os.PathLike[str],
-    data: bytes | Iterable[bytes],
-    *,
-    what: str = "",
-    mode: int | None = None,
-) -> None:
-    """Write ``data`` (bytes, or byte strings written in turn) to ``path``.
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike[str], *, what: str = "", mode: int | None = None
+) -> Iterator[IO[bytes]]:
+    """A binary file to write ``path``'s new content to; it takes effect when the block ends.
 
     - A symlink is followed: its target is written, the link stays.
     - A regular file (or a new one) is replaced atomically: the bytes go to a temporary
       file beside it, are flushed to disk and renamed into place, so readers see the old
-      or the new file, never a partial one. On any failure the temporary file is removed
-      and the old file is left untouched. Missing parent directories are created.
+      or the new file, never a partial one. If the block raises, the temporary file is
+      removed and the old file is left untouched. Missing parent directories are created.
     - A FIFO or a character device (``/dev/stdout``, a named pipe) is written through.
     - Anything else (a directory, a socket, a block device) is refused.
 
@@ -52,34 +49,33 @@ def atomic_write(
     else what ``open`` would give: 0o666 less the umask). Errors are a ParityError naming
     ``path`` (and ``what``).
     """
-    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
     name = os.fspath(path)
     failure = f"{name}: cannot write{f' {what}' if what else ''}"
     try:
         target = os.path.realpath(name)
-        try:
-            info: os.stat_result | None = os.stat(target)
-        except FileNotFoundError:
-            info = None
-        if info is not None and not stat.S_ISREG(info.st_mode):
-            if stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode):
-                with open(target, "wb") as fh:
-                    fh.writelines(chunks)
-                return
-            raise ParityError(
-                f"{failure}: it is not a regular file, FIFO or character device "
-                "(a directory, socket or block device is never replaced)"
-            )
+        info = os.stat(target) if os.path.lexists(target) else None
+        if info is not None and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+            with open(target, "wb") as through:
+                yield through
+            return
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ParityError(f"{failure}: {os_reason(exc)}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise ParityError(
+            f"{failure}: it is not a regular file, FIFO or character device "
+            "(a directory, socket or block device is never replaced)"
+        )
+    try:
         if mode is None:
             mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
         directory, base = os.path.split(target)
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+    except OSError as exc:
         raise ParityError(f"{failure}: {os_reason(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.writelines(chunks)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
@@ -90,3 +86,11 @@ def atomic_write(
         if isinstance(exc, OSError):
             raise ParityError(f"{failure}: {os_reason(exc)}") from None
         raise
+
+
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, *, what: str = "", mode: int | None = None
+) -> None:
+    """Write ``data`` to ``path`` as :func:`atomic_output` does."""
+    with atomic_output(path, what=what, mode=mode) as fh:
+        fh.write(data)

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .evidence import decide_gate
-from .model import Evidence, GateResult, InvariantResult, ParityError, TestRecord, visible
+from .model import ParityError, visible
 from .summary import gate_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from .model import Evidence, GateResult, InvariantResult, TestRecord
 
 __all__ = [
     "BEGIN_MARKER",
@@ -133,32 +134,20 @@ def render_markdown(evidence: Evidence) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _gate_result(gate: GateResult) -> str:
-    if gate.not_evaluated is not None:
-        return "not-evaluated"
-    return "passed" if gate.passed else "failed"
-
-
-def render_json(evidence: Evidence, gate_scope: str | None) -> str:
+def render_json(evidence: Evidence, gate: GateResult | None) -> str:
     """The matrix as JSON (sorted keys, indent 2, ASCII, trailing newline).
 
     ``{"registry_sha256": ..., "gate": null | {"scope", "milestones", "result"},
     "invariants": [{"milestone", "id", "title", "status", "reason",
     "tests": [{"nodeid", "outcome"}]}]}``: ``tests`` lists every test that names the
     invariant (sorted by node ID), whatever its outcome. ``result`` is ``passed``,
-    ``failed`` or ``not-evaluated``. Raises ParityError for an undeclared gate scope.
+    ``failed`` or ``not-evaluated``.
     """
-    gate: dict[str, Any] | None = None
-    if gate_scope is not None:
-        decided = decide_gate(evidence, gate_scope)
-        gate = {
-            "scope": decided.scope,
-            "milestones": list(decided.milestones),
-            "result": _gate_result(decided),
-        }
     data = {
         "registry_sha256": evidence.registry.sha256(),
-        "gate": gate,
+        "gate": None
+        if gate is None
+        else {"scope": gate.scope, "milestones": list(gate.milestones), "result": gate.verdict},
         "invariants": [
             {
                 "milestone": r.invariant.milestone,
@@ -179,7 +168,7 @@ def render_step_summary(evidence: Evidence, gate: GateResult | None) -> str:
     verdict = "" if gate is None else (":white_check_mark: " if gate.passed else ":x: ")
     return (
         f"### pytest-parity\n\n{render_markdown(evidence)}\n"
-        f"{verdict}**{markdown_cell(gate_line(gate))}**\n\n"
+        f"{verdict}**{markdown_cell(gate_line(gate).text)}**\n\n"
     )
 
 

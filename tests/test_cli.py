@@ -29,7 +29,8 @@ from pytest_parity.model import (
     TestRecord,
     Waiver,
 )
-from pytest_parity.report import read_report, write_report
+from pytest_parity.reader import read_report
+from pytest_parity.report import write_report
 
 if TYPE_CHECKING:
     from pathlib import Path

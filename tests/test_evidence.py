@@ -316,10 +316,8 @@ INV = {"id": "A", "milestone": "M1", "title": "a"}
 
 
 class TestRegistryModel:
-    def test_add_rejects_bad_ids_duplicates_and_unknown_milestones(self) -> None:
+    def test_add_rejects_duplicates_and_unknown_milestones(self) -> None:
         reg = registry(A)
-        with pytest.raises(ParityError, match="invalid invariant ID"):
-            reg.add(Invariant("-bad", "M1", "x"))
         with pytest.raises(ParityError, match="declared twice"):
             reg.add(Invariant("A", "M1", "x"))
         with pytest.raises(ParityError, match="'M9' is not declared"):
@@ -367,24 +365,6 @@ class TestStaleGlobs:
         assert evaluate(registry(A), {}, today=TODAY).stale_globs == ()
 
 
-def test_gc_paused_restores_the_collectors_state() -> None:
-    import gc
-
-    from pytest_parity.model import gc_paused
-
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # it was off before: it stays off
-    finally:
-        gc.enable()
-
-
 class TestModelObjects:
     """Registry and Evidence compare by value and show their fields, as the hooks' users
     would expect of plain data objects."""
@@ -395,7 +375,6 @@ class TestModelObjects:
         assert a == b
         b.add(Invariant("B-2", "M1", "two"))
         assert a != b
-        assert a != "not a registry"
         assert repr(a).startswith("Registry(milestones=[Milestone(id='M1', title='')")
         assert "source='parity.toml'" in repr(a)
         with pytest.raises(TypeError):
@@ -408,7 +387,6 @@ class TestModelObjects:
         second = evaluate(reg, records, today=TODAY)
         assert first == second
         assert first != evaluate(reg, records, today=TODAY, incomplete="stopped")
-        assert first != reg
         assert repr(first).startswith("Evidence(registry=Registry(")
         assert "incomplete=None" in repr(first)
         with pytest.raises(TypeError):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_parity.report import read_report
+from pytest_parity.reader import read_report
 from pytest_parity.summary import GATE_FAILED_EXIT
 
 from .conftest import XDIST, esc, parity_lines, run

@@ -6,7 +6,12 @@ import datetime as dt
 
 from pytest_parity.evidence import decide_gate, evaluate
 from pytest_parity.model import Invariant, Milestone, Registry, TestRecord, Waiver
-from pytest_parity.summary import gate_line, render_summary
+from pytest_parity.summary import gate_line
+from pytest_parity.summary import render_summary as render_lines
+
+
+def render_summary(*args: object, **kwargs: object) -> list[str]:
+    return [line.text for line in render_lines(*args, **kwargs)]  # type: ignore[arg-type]
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -81,7 +86,7 @@ def test_incomplete_run_without_gate_says_so() -> None:
     ev = evaluate(make_registry(), {}, today=TODAY, incomplete="the run was interrupted")
     lines = render_summary(ev, None)
     assert "parity: incomplete run, the run was interrupted" in lines
-    assert gate_line(decide_gate(ev, "M1")) == (
+    assert gate_line(decide_gate(ev, "M1")).text == (
         "parity gate (M1: M1): NOT EVALUATED, the run was interrupted"
     )
 

@@ -1,0 +1,178 @@
+"""Where the run is judged (a serial run, or the pytest-xdist controller).
+
+:class:`Controller` records every test's outcome from the reports (its own run's, or
+what workers send), works out whether the run can vouch for itself, and at the end
+evaluates, gates, writes the report and prints the summary.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .collection import CHARGED, WORKER_OUTPUT_KEY, Collector, Tag
+from .evidence import OutcomeTracker, decide_gate, evaluate
+from .model import ParityError, TestRecord, plural
+from .summary import GATE_FAILED_EXIT, Line, render_summary
+
+if TYPE_CHECKING:
+    from .model import Evidence, FlakyPolicy, GateResult, Registry
+
+#: modes that collect and plan but run no test: their gate is not evaluated, their exit
+#: code stays pytest's
+_PLAN_ONLY = (
+    ("--collect-only", "collectonly"),
+    ("--setup-plan", "setupplan"),
+    ("--setup-only", "setuponly"),
+)
+
+
+class Controller:
+    """Records outcomes, then evaluates, gates, writes and prints."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        registry: Registry,
+        collector: Collector,
+        gate: str | None,
+        report: str | None,
+        flaky: FlakyPolicy,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.collector = collector
+        self.gate = gate
+        self.report = report
+        self.flaky: FlakyPolicy = flaky
+        self.tracker = OutcomeTracker()
+        # --dist each runs every test on every worker: fold each worker's reports apart
+        self.per_worker = config.getoption("dist", "no") == "each"
+        #: what pytest-xdist workers told: the tests selected, and tags (workers collect alike)
+        self.xdist_selected: set[str] = set()
+        self.xdist_tagged: dict[str, Tag] | None = None
+        self.collection_errors = 0
+        self.stopped: str | None = None
+        self.evidence: Evidence | None = None
+        self.gate_result: GateResult | None = None
+        self.report_error: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        worker = getattr(report, "worker_id", "") if self.per_worker else ""
+        xfail = hasattr(report, "wasxfail")
+        self.tracker.add(report.nodeid, report.when, report.outcome, xfail=xfail, worker=worker)
+        for nodeid in getattr(report, CHARGED, ()):
+            self.tracker.fail(nodeid, worker)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors += 1
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Called for Ctrl-C and for ``pytest.exit(...)``, whatever its return code."""
+        exc = excinfo.value
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or pytest-xdist stopping early
+            self.stopped = f"the run was interrupted ({str(exc) or 'KeyboardInterrupt'})"
+        else:
+            self.stopped = f"the run was stopped by pytest.exit({str(exc)!r})"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.xdist_selected.update(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        data = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if data is not None and self.xdist_tagged is None:
+            self.xdist_tagged = {
+                nodeid: (tuple(i), tuple(m)) for nodeid, (i, m) in json.loads(data)
+            }
+
+    def _plan_only(self) -> str | None:
+        return next(
+            (flag for flag, dest in _PLAN_ONLY if getattr(self.config.option, dest, False)), None
+        )
+
+    def _incomplete(
+        self, session: pytest.Session, exitstatus: int, selected: list[str]
+    ) -> str | None:
+        """Why the run cannot vouch for its gate, or None."""
+        if (flag := self._plan_only()) is not None:
+            return f"{flag}: no test ran"
+        if self.collection_errors:
+            return f"{plural(self.collection_errors, 'error')} during collection"
+        if self.stopped is not None:
+            return self.stopped
+        if exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.USAGE_ERROR,
+            pytest.ExitCode.INTERNAL_ERROR,
+        ):
+            code = pytest.ExitCode(exitstatus)
+            return f"pytest ended with exit code {int(code)} ({code.name})"
+        if not (self.collector.collected or self.xdist_selected):
+            return "collection did not finish"
+        if session.shouldfail or session.shouldstop:
+            return f"the run stopped early ({session.shouldfail or session.shouldstop})"
+        if not self.collector.collected and self.xdist_tagged is None:
+            return (
+                "the parity tags were lost: every pytest-xdist worker died before it "
+                "reported its collection"
+            )
+        unreached = sorted(set(selected) - self.tracker.reached())
+        if unreached:
+            n = plural(len(unreached), "selected test")
+            return f"{n} never ran (the run ended before {unreached[0]})"
+        return None
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        option = self.config.option
+        if getattr(option, "showfixtures", False) or getattr(
+            option, "show_fixtures_per_test", False
+        ):
+            return  # --fixtures collects but runs nothing: nothing to judge
+        if self.collector.collected:
+            tagged, selected = self.collector.tagged, self.collector.selected
+        else:
+            tagged, selected = self.xdist_tagged or {}, sorted(self.xdist_selected)
+        records = {
+            nodeid: TestRecord(nodeid, self.tracker.outcome(nodeid), invariants, milestones)
+            for nodeid, (invariants, milestones) in tagged.items()
+        }
+        evidence = evaluate(
+            self.registry,
+            records,
+            flaky=self.flaky,
+            incomplete=self._incomplete(session, exitstatus, selected),
+            tags_lost=bool(self.xdist_selected) and self.xdist_tagged is None,
+        )
+        self.config.hook.pytest_parity_evidence(evidence=evidence)
+        self.evidence = evidence
+        gate = self.gate_result = None if self.gate is None else decide_gate(evidence, self.gate)
+        if self.report is not None:
+            from .report import write_report  # junitparser is imported only when needed
+
+            try:
+                write_report(self.report, evidence, gate)
+            except ParityError as exc:
+                self.report_error = str(exc)
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        # a gate that failed, or that the run could not vouch for, fails a green run
+        green = session.exitstatus == pytest.ExitCode.OK and self._plan_only() is None
+        if gate is not None and not gate.passed and green:
+            session.exitstatus = GATE_FAILED_EXIT
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.evidence is None:  # a mode that runs no test
+            return
+        terminalreporter.write_sep("=", "parity")
+        lines = render_summary(self.evidence, self.gate_result, self.config.get_verbosity())
+        if self.report_error is not None:
+            lines.insert(-1, Line(f"ERROR: parity report not written: {self.report_error}", "red"))
+        elif self.report is not None:
+            lines.insert(-1, Line(f"parity report: {self.report}"))  # the gate line stays last
+        for line in lines:
+            terminalreporter.write_line(line.text, **({line.color: True} if line.color else {}))

@@ -1,0 +1,244 @@
+"""Reading evidence reports back (the console script): hardened, streaming, strict.
+
+Only the first suite's ``parity.*`` properties are read (the registry and the per-test
+records; :mod:`pytest_parity.report` writes them). Anything that is not such a report is
+refused with one :class:`ParityError` line naming the file, in bounded time and memory:
+no DTD is ever processed (so no XML bomb or external entity), and files over
+:data:`MAX_REPORT_BYTES` are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass
+from typing import IO, Any, NoReturn
+from xml.parsers import expat
+
+from .files import os_reason
+from .model import FLAKY_POLICIES, OUTCOMES, FlakyPolicy, ParityError, Registry, TestRecord
+from .registry import registry_from_data
+from .report import (
+    P_FLAKY,
+    P_GATE,
+    P_GATE_RESULT,
+    P_INCOMPLETE,
+    P_REGISTRY,
+    P_SHA,
+    P_TAGS_LOST,
+    P_TEST,
+    P_VERSION,
+)
+
+__all__ = ["MAX_REPORT_BYTES", "LoadedReport", "read_report"]
+
+#: Reading refuses larger files (a report of a million tests is about 200 MiB).
+MAX_REPORT_BYTES = 512 * 1024 * 1024
+
+_REQUIRED = (P_VERSION, P_SHA, P_GATE, P_GATE_RESULT, P_FLAKY, P_REGISTRY)
+_GATE_RESULTS = ("passed", "failed", "not-evaluated", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedReport:
+    """What an evidence report carries."""
+
+    path: str
+    #: rebuilt from the embedded registry (whose hash was checked)
+    registry: Registry
+    registry_sha256: str
+    #: every tagged test, sorted by node ID
+    records: tuple[TestRecord, ...]
+    #: the ``--parity-flaky`` policy of the run
+    flaky: FlakyPolicy
+    #: the gate scope of the run, ``None`` if it had no gate
+    gate: str | None
+    #: the pytest-parity version that wrote the report
+    version: str
+    #: why the run that wrote it was incomplete, else ``None``
+    incomplete: str | None = None
+    #: the run could not tell which tests name which invariant
+    tags_lost: bool = False
+    #: sha256 of the file's bytes: two copies of one report are one report
+    content_sha256: str = ""
+
+
+class _Refused(Exception):
+    """Raised inside expat handlers; turned into a ParityError naming the file."""
+
+
+class _Properties:
+    """expat handlers that collect the first suite's ``parity.*`` properties."""
+
+    def __init__(self) -> None:
+        self.path: list[str] = []
+        self.suites = 0
+        self.single: dict[str, str] = {}
+        self.tests: list[str] = []
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        self.path.append(name)
+        if len(self.path) == 1 and name != "testsuites":
+            raise _Refused(f"the root element is <{name}>, not <testsuites>")
+        if self.path[1:] == ["testsuite"]:
+            self.suites += 1
+        elif self.path[1:] == ["testsuite", "properties", "property"]:
+            self._property(attrs.get("name", ""), attrs.get("value"))
+
+    def _property(self, name: str, value: str | None) -> None:
+        if not name.startswith("parity."):
+            return
+        if value is None:
+            raise _Refused(f"corrupt evidence report: property {name} has no value")
+        if self.suites > 1:  # later suites repeat the provenance: it must agree
+            if name == P_SHA and self.single.get(P_SHA, value) != value:
+                raise _Refused("corrupt evidence report: its suites disagree on the registry hash")
+        elif name == P_TEST:
+            self.tests.append(value)
+        elif name in self.single:
+            raise _Refused(f"corrupt evidence report: property {name} appears twice")
+        else:
+            self.single[name] = value
+
+    def end(self, name: str) -> None:
+        self.path.pop()
+
+
+def _refuse_dtd(*args: object) -> NoReturn:
+    raise _Refused("refusing a document with a DTD (DOCTYPE or entity declarations)")
+
+
+def _parse(fh: IO[bytes], limit: int) -> tuple[_Properties, str]:
+    """Stream ``fh`` through expat: its properties and the sha256 of its bytes."""
+    found = _Properties()
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.UnparsedEntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    parser.StartElementHandler = found.start
+    parser.EndElementHandler = found.end
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := fh.read(1 << 20):
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(f"refusing a file larger than {limit} bytes")
+        digest.update(chunk)
+        parser.Parse(chunk, False)
+    if size == 0:
+        raise _Refused("the file is empty")
+    parser.Parse(b"", True)
+    return found, digest.hexdigest()
+
+
+def _corrupt(path: str, what: str) -> ParityError:
+    return ParityError(f"{path}: corrupt evidence report: {what}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _json(path: str, what: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise _corrupt(path, f"{what} is not valid JSON: {_short(text)}") from None
+
+
+def _records(path: str, registry: Registry, values: list[str]) -> tuple[TestRecord, ...]:
+    milestones = registry.milestone_ids()
+    records: dict[str, TestRecord] = {}
+    for number, text in enumerate(values, 1):
+        what = f"{P_TEST} #{number}"
+        data = _json(path, what, text)
+        if not (
+            isinstance(data, list)
+            and len(data) == 4
+            and isinstance(data[0], str)
+            and data[0]
+            and isinstance(data[1], str)
+            and all(
+                isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in data[2:]
+            )
+        ):
+            raise _corrupt(
+                path, f"{what} is not [nodeid, outcome, [invariants], [milestones]]: {_short(text)}"
+            )
+        nodeid, outcome, invariants, tagged = data
+        if outcome not in OUTCOMES:
+            raise _corrupt(path, f"{what} ({nodeid}): unknown outcome {_short(outcome)}")
+        for ident in invariants:
+            if ident not in registry.invariants:
+                raise _corrupt(path, f"{what} ({nodeid}): undeclared invariant {_short(ident)}")
+        for ident in tagged:
+            if ident not in milestones:
+                raise _corrupt(path, f"{what} ({nodeid}): undeclared milestone {_short(ident)}")
+        if nodeid in records:
+            raise _corrupt(path, f"{what}: test {nodeid} appears twice")
+        records[nodeid] = TestRecord(nodeid, outcome, tuple(invariants), tuple(tagged))
+    return tuple(records[nodeid] for nodeid in sorted(records))
+
+
+def read_report(path: str | os.PathLike[str]) -> LoadedReport:
+    """Read an evidence report; any bad input raises a one-line ParityError naming the file."""
+    name = os.fspath(path)
+    try:
+        if stat.S_ISDIR(os.stat(name).st_mode):
+            raise ParityError(f"{name}: is a directory, not an evidence report")
+        fh = open(name, "rb")  # noqa: SIM115  # closed by the with block below
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ParityError(f"{name}: cannot read: {os_reason(exc)}") from None
+    with fh:
+        try:
+            found, content_sha256 = _parse(fh, MAX_REPORT_BYTES)
+        except OSError as exc:
+            raise ParityError(f"{name}: cannot read: {os_reason(exc)}") from None
+        except _Refused as exc:
+            raise ParityError(f"{name}: {exc}") from None
+        except expat.ExpatError as exc:
+            raise ParityError(
+                f"{name}: not well-formed XML (truncated, or not XML at all): "
+                f"{expat.ErrorString(exc.code)} at line {exc.lineno}, column {exc.offset}"
+            ) from None
+        except (ValueError, LookupError) as exc:  # e.g. an unknown encoding declaration
+            raise ParityError(f"{name}: cannot parse as XML: {exc}") from None
+    props = found.single
+    if not props and not found.tests:
+        raise ParityError(
+            f"{name}: not a pytest-parity evidence report (no parity.* properties in its "
+            "first <testsuite>; a plain pytest --junitxml file?)"
+        )
+    for key in _REQUIRED:
+        if key not in props:
+            raise _corrupt(name, f"property {key} is missing")
+    data = _json(name, P_REGISTRY, props[P_REGISTRY])
+    registry = registry_from_data(data, f"{name}: corrupt evidence report: {P_REGISTRY}")
+    registry.source = name
+    if props[P_SHA] != registry.sha256():
+        raise _corrupt(
+            name,
+            f"the embedded registry does not match its sha256 "
+            f"(stored {_short(props[P_SHA])}, computed {registry.sha256()})",
+        )
+    if props[P_FLAKY] not in FLAKY_POLICIES:
+        raise _corrupt(name, f"{P_FLAKY} is {_short(props[P_FLAKY])}, not one of {FLAKY_POLICIES}")
+    if props[P_GATE_RESULT] not in _GATE_RESULTS:
+        raise _corrupt(name, f"{P_GATE_RESULT} is {_short(props[P_GATE_RESULT])}")
+    return LoadedReport(
+        path=name,
+        registry=registry,
+        registry_sha256=props[P_SHA],
+        records=_records(name, registry, found.tests),
+        flaky="allow" if props[P_FLAKY] == "allow" else "fail",
+        gate=None if props[P_GATE_RESULT] == "none" else props[P_GATE],
+        version=props[P_VERSION],
+        incomplete=props.get(P_INCOMPLETE),
+        tags_lost=props.get(P_TAGS_LOST) == "true",
+        content_sha256=content_sha256,
+    )
