@@ -1,9 +1,9 @@
 """Where tests are collected and run (a serial run, or each pytest-xdist worker).
 
 :class:`Collector` tags every collected test with the invariants it names;
-:class:`FixtureWatch` charges a failed teardown of a shared fixture to every test that
-used it. A worker hands both results to the controller: the tags in its
-``workeroutput``, the charges in the failing report.
+:class:`FixtureWatch` follows the shared fixture instances they use, so that a test whose
+shared fixture was not torn down cleanly proves nothing. A worker hands both to the
+controller: the tags in its ``workeroutput``, the fixtures in the test reports.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .model import ParityError
 from .tags import GlobMatcher, check_marker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Generator, Iterable
 
     from .model import Registry
 
@@ -27,8 +27,10 @@ Tag = tuple[tuple[str, ...], tuple[str, ...]]
 #: where a worker's ``workeroutput`` carries its tags to the controller
 WORKER_OUTPUT_KEY = "pytest_parity.tagged"
 
-#: the ``TestReport`` attribute naming the tests a failed shared-fixture teardown fails
-CHARGED = "parity_charged"
+#: the ``TestReport`` attributes naming the shared fixture instances a test used, and those
+#: torn down in the report's phase (also a ``workeroutput`` key: those torn down at the end)
+USED = "parity_fixtures_used"
+TORN_DOWN = "parity_fixtures_torn_down"
 
 
 def fail_collection(session: pytest.Session, errors: list[tuple[pytest.Item, str]]) -> None:
@@ -127,49 +129,69 @@ class Collector:
         self.selected = [item.nodeid for item in session.items]
         if hasattr(self.config, "workeroutput"):
             # one JSON string: execnet sends a str in one piece, a big dict object by object
-            self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(sorted(self.tagged.items()))
+            tags = {"registry": self.registry.sha256(), "tagged": sorted(self.tagged.items())}
+            self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(tags)
 
 
 class FixtureWatch:
-    """Charges a failed teardown of a shared fixture to every test that used it.
+    """Says which shared fixture instances each test used, and when each was torn down.
 
-    pytest reports a class-, module-, package- or session-scoped fixture's teardown error
-    on whichever test ran last before the fixture was torn down. This object remembers
-    the users of each live shared fixture instance (tests whose fixture closure names
-    it, and the test that set it up); when a report fails while shared fixtures were
-    torn down in that phase, it names all their users in that report. pytest does not
-    say which of the fixtures torn down together failed, so the users of each are named.
+    A test proves only if every class-, module-, package- or session-scoped fixture
+    instance it used was torn down cleanly, yet pytest reports such a teardown on
+    whichever test ran last before it. So each live instance gets a unique name; a
+    test's teardown report names the instances it used (those its fixture closure names,
+    and those set up while it ran), and the report of the phase in which instances were
+    torn down names them (a failing, skipped or rerun report: not cleanly). The rest are
+    torn down when the session finishes: a worker sends them in its ``workeroutput``.
     """
 
-    def __init__(self) -> None:
-        #: live shared fixture instances: fixturedef -> the node IDs of their users
-        self._live: dict[Any, set[str]] = {}
-        #: the users of the shared fixture instances torn down since the last report
-        self._torn_down: list[set[str]] = []
-        self._running = ""
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        workerinput = getattr(config, "workerinput", None)
+        self._prefix = f"{workerinput['workerid']}:" if workerinput else ""
+        self._count = 0
+        #: live shared fixture instances: fixturedef -> the instance's name
+        self._live: dict[Any, str] = {}
+        self._set_up_by_this_test: set[str] = set()
+        self._used: list[str] = []
+        #: instances torn down since the last report
+        self.torn_down: list[str] = []
 
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self._running = nodeid
+    def pytest_runtest_logstart(self) -> None:
+        self._set_up_by_this_test = set()
 
     def pytest_fixture_setup(self, fixturedef: Any) -> None:
         if fixturedef.scope != "function":
-            self._live[fixturedef] = {self._running} - {""}
+            self._count += 1
+            name = self._live[fixturedef] = f"{self._prefix}{self._count}:{fixturedef.argname}"
+            self._set_up_by_this_test.add(name)
 
     def pytest_fixture_post_finalizer(self, fixturedef: Any) -> None:
         if fixturedef in self._live:
-            self._torn_down.append(self._live.pop(fixturedef))
+            self.torn_down.append(self._live.pop(fixturedef))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         names = set(getattr(item, "fixturenames", ()))
-        for fixturedef, users in self._live.items():
-            if fixturedef.argname in names:
-                users.add(item.nodeid)
+        self._used = [
+            name
+            for fixturedef, name in self._live.items()
+            if fixturedef.argname in names or name in self._set_up_by_this_test
+        ]
 
-    @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker sends the report
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # shared fixtures are torn down in a test's teardown, or in the next test's setup
-        # when a parametrized one changes its parameter
-        torn_down, self._torn_down = self._torn_down, []
-        if report.failed and torn_down:
-            setattr(report, CHARGED, sorted(set().union(*torn_down) - {report.nodeid}))
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        # right after each phase: a plugin may log the reports later (pytest-rerunfailures)
+        report = yield
+        if call.when == "teardown" and self._used:
+            setattr(report, USED, self._used)
+            self._used = []
+        if self.torn_down:  # in a teardown, or in a setup where a parameter changed
+            setattr(report, TORN_DOWN, self.torn_down)
+            self.torn_down = []
+        return report
+
+    @pytest.hookimpl(trylast=True)  # after pytest tore down what was left
+    def pytest_sessionfinish(self) -> None:
+        if hasattr(self.config, "workeroutput"):
+            self.config.workeroutput[TORN_DOWN] = self.torn_down

@@ -7,18 +7,23 @@ evaluates, gates, writes the report and prints the summary.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .collection import CHARGED, WORKER_OUTPUT_KEY, Collector, Tag
+from .collection import TORN_DOWN, USED, WORKER_OUTPUT_KEY, Collector, FixtureWatch, Tag
 from .evidence import OutcomeTracker, decide_gate, evaluate
-from .model import ParityError, TestRecord, plural
+from .model import ParityError, TestRecord, plural, utc_today
 from .summary import GATE_FAILED_EXIT, Line, render_summary
 
 if TYPE_CHECKING:
     from .model import Evidence, FlakyPolicy, GateResult, Registry
+
+#: the UTC date when pytest started (set by the plugin before any conftest is imported)
+TODAY_KEY = pytest.StashKey[dt.date]()
 
 #: modes that collect and plan but run no test: their gate is not evaluated, their exit
 #: code stays pytest's
@@ -37,6 +42,7 @@ class Controller:
         config: pytest.Config,
         registry: Registry,
         collector: Collector,
+        fixtures: FixtureWatch,
         gate: str | None,
         report: str | None,
         flaky: FlakyPolicy,
@@ -44,6 +50,7 @@ class Controller:
         self.config = config
         self.registry = registry
         self.collector = collector
+        self.fixtures = fixtures
         self.gate = gate
         self.report = report
         self.flaky: FlakyPolicy = flaky
@@ -53,6 +60,10 @@ class Controller:
         #: what pytest-xdist workers told: the tests selected, and tags (workers collect alike)
         self.xdist_selected: set[str] = set()
         self.xdist_tagged: dict[str, Tag] | None = None
+        self.xdist_crashed = 0
+        #: waivers are judged on the date the run started, before any conftest could patch
+        #: the clock (a frozen clock leaked by a test suite must not keep a waiver alive)
+        self.today = config.stash.get(TODAY_KEY, None) or utc_today()
         self.collection_errors = 0
         self.stopped: str | None = None
         self.evidence: Evidence | None = None
@@ -63,8 +74,9 @@ class Controller:
         worker = getattr(report, "worker_id", "") if self.per_worker else ""
         xfail = hasattr(report, "wasxfail")
         self.tracker.add(report.nodeid, report.when, report.outcome, xfail=xfail, worker=worker)
-        for nodeid in getattr(report, CHARGED, ()):
-            self.tracker.fail(nodeid, worker)
+        self.tracker.used(report.nodeid, getattr(report, USED, []), worker)
+        clean = report.outcome == "passed" and not xfail
+        self.tracker.torn_down(getattr(report, TORN_DOWN, []), clean=clean)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -84,11 +96,38 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        data = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
-        if data is not None and self.xdist_tagged is None:
-            self.xdist_tagged = {
-                nodeid: (tuple(i), tuple(m)) for nodeid, (i, m) in json.loads(data)
-            }
+        """A worker finished (its ``workeroutput`` came) or crashed (``error``)."""
+        output = getattr(node, "workeroutput", {})
+        self.xdist_crashed += error is not None
+        self.tracker.torn_down(output.get(TORN_DOWN, []), clean=True)
+        if WORKER_OUTPUT_KEY in output and self.xdist_tagged is None:
+            data = json.loads(output[WORKER_OUTPUT_KEY])
+            if data["registry"] != self.registry.sha256():
+                self.stopped = (
+                    "a pytest-xdist worker read a different registry (it changed during the run)"
+                )
+            self.xdist_tagged = {nodeid: (tuple(i), tuple(m)) for nodeid, (i, m) in data["tagged"]}
+
+    def _xdist_gave_up(self) -> bool:
+        """pytest-xdist replaces a crashed worker until more have crashed than
+        ``--max-worker-restart`` allows (default: 4 per worker process); then it stops."""
+        option = self.config.option
+        limit = getattr(option, "maxworkerrestart", None)
+        if limit is None and getattr(option, "numprocesses", None):
+            limit = 4 * option.numprocesses
+        return limit is not None and self.xdist_crashed > int(limit)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """An earlier run's report must not outlive a run that dies before it writes its
+        own: an existing report file is replaced by one that says the run did not finish."""
+        if self.report is not None and os.path.isfile(self.report):
+            from .report import write_report
+
+            unfinished = "the run that writes this report did not finish (it may have died)"
+            try:
+                write_report(self.report, evaluate(self.registry, {}, incomplete=unfinished), None)
+            except ParityError as exc:
+                raise pytest.UsageError(str(exc)) from None
 
     def _plan_only(self) -> str | None:
         return next(
@@ -121,12 +160,17 @@ class Controller:
                 "the parity tags were lost: every pytest-xdist worker died before it "
                 "reported its collection"
             )
+        if self._xdist_gave_up():
+            n = plural(self.xdist_crashed, "crashed worker")
+            return f"pytest-xdist gave up after {n} (--max-worker-restart)"
         unreached = sorted(set(selected) - self.tracker.reached())
         if unreached:
             n = plural(len(unreached), "selected test")
             return f"{n} never ran (the run ended before {unreached[0]})"
         return None
 
+    @pytest.hookimpl(trylast=True)  # after every other plugin's and conftest's, and after
+    # pytest tore down the last shared fixtures: what they did to the exit code counts
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         option = self.config.option
         if getattr(option, "showfixtures", False) or getattr(
@@ -135,6 +179,7 @@ class Controller:
             return  # --fixtures collects but runs nothing: nothing to judge
         if self.collector.collected:
             tagged, selected = self.collector.tagged, self.collector.selected
+            self.tracker.torn_down(self.fixtures.torn_down, clean=True)
         else:
             tagged, selected = self.xdist_tagged or {}, sorted(self.xdist_selected)
         records = {
@@ -145,7 +190,8 @@ class Controller:
             self.registry,
             records,
             flaky=self.flaky,
-            incomplete=self._incomplete(session, exitstatus, selected),
+            today=self.today,
+            incomplete=self._incomplete(session, session.exitstatus, selected),
             tags_lost=bool(self.xdist_selected) and self.xdist_tagged is None,
         )
         self.config.hook.pytest_parity_evidence(evidence=evidence)

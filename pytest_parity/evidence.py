@@ -62,6 +62,11 @@ class OutcomeTracker:
     each reported ``passed``. A ``rerun`` report (pytest-rerunfailures) starts the test
     afresh and marks it: if the last attempt passed, the test is ``flaky``.
 
+    A test also fails when a shared (class, module, package, session) fixture instance it
+    used was not torn down cleanly, or not at all (its worker died): :meth:`used` and
+    :meth:`torn_down` say which instances (any unique strings) a test used and when they
+    went.
+
     Reports given with different ``worker`` keys (the plugin uses them for xdist's
     ``--dist each``, where every worker runs every test) are folded separately and
     combined at the end, so one worker's rerun never hides another worker's failure.
@@ -70,12 +75,18 @@ class OutcomeTracker:
     def __init__(self) -> None:
         #: per worker key, per node ID, the bits its reports set
         self._states: dict[str, dict[str, int]] = {"": {}}
+        #: per shared fixture instance, the (worker key, node ID) of the tests that used it
+        self._users: dict[str, list[tuple[str, str]]] = {}
+        #: per (worker key, node ID), the shared fixture instances not torn down yet
+        self._pending: dict[tuple[str, str], set[str]] = {}
+        #: the instances torn down so far, and whether cleanly (reports may come late)
+        self._gone: dict[str, bool] = {}
 
     def add(
         self, nodeid: str, when: str, outcome: str, *, xfail: bool = False, worker: str = ""
     ) -> None:
         """Fold one report; ``xfail``: it carries ``wasxfail`` (an xfail or an xpass)."""
-        states = self._states.setdefault(worker, {}) if worker else self._states[""]
+        states = self._states.setdefault(worker, {})
         state = states.get(nodeid, 0)
         if outcome == "rerun":  # the attempt starts afresh
             states[nodeid] = _RERUN
@@ -86,10 +97,23 @@ class OutcomeTracker:
         else:  # failed, or an outcome we do not know: it cannot prove anything
             states[nodeid] = state | _FAILED
 
-    def fail(self, nodeid: str, worker: str = "") -> None:
-        """Fail a test after the fact (a shared fixture it used failed in teardown)."""
-        states = self._states.setdefault(worker, {})
-        states[nodeid] = states.get(nodeid, 0) | _FAILED
+    def used(self, nodeid: str, fixtures: list[str], worker: str = "") -> None:
+        """The test used these shared fixture instances."""
+        for fixture in fixtures:
+            self._users.setdefault(fixture, []).append((worker, nodeid))
+            self._pending.setdefault((worker, nodeid), set()).add(fixture)
+            if fixture in self._gone:
+                self.torn_down([fixture], clean=self._gone[fixture])
+
+    def torn_down(self, fixtures: list[str], *, clean: bool) -> None:
+        """These shared fixture instances were torn down; not ``clean``ly fails their users."""
+        for fixture in fixtures:
+            self._gone[fixture] = self._gone.get(fixture, True) and clean
+            for worker, nodeid in self._users.pop(fixture, []):
+                self._pending[worker, nodeid].discard(fixture)
+                if not clean:
+                    states = self._states.setdefault(worker, {})
+                    states[nodeid] = states.get(nodeid, 0) | _FAILED
 
     def reached(self) -> set[str]:
         """The node IDs that any report was seen for."""
@@ -98,8 +122,11 @@ class OutcomeTracker:
     def outcome(self, nodeid: str) -> Outcome:
         """The outcome of one test (the worst over workers); ``not-run`` if unseen."""
         outcome: Outcome = "not-run"
-        for states in self._states.values():
-            outcome = worst_outcome(outcome, _outcome(states.get(nodeid)))
+        for worker, states in self._states.items():
+            state = states.get(nodeid)
+            if state is not None and self._pending.get((worker, nodeid)):
+                state |= _FAILED  # a shared fixture it used was never torn down
+            outcome = worst_outcome(outcome, _outcome(state))
         return outcome
 
 

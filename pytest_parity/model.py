@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -61,6 +62,27 @@ def visible(match: re.Match[str]) -> str:
 
 def utc_today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
+
+
+def report_timestamp() -> dt.datetime:
+    """Now, in UTC; or ``SOURCE_DATE_EPOCH`` (seconds since the epoch) when it is set.
+
+    An empty ``SOURCE_DATE_EPOCH`` counts as unset; any other value that is not a
+    non-negative whole number is a :class:`ParityError`.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not raw:
+        return dt.datetime.now(dt.timezone.utc)
+    value = raw.strip()
+    try:
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(value)
+        return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ParityError(
+            "SOURCE_DATE_EPOCH: expected a non-negative integer number of seconds since "
+            f"1970-01-01 UTC, got {raw!r}"
+        ) from None
 
 
 class ParityError(Exception):

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .collection import Collector, DormantGuard, FixtureWatch
-from .controller import Controller
-from .model import FLAKY_POLICIES, ParityError
+from .controller import TODAY_KEY, Controller
+from .model import FLAKY_POLICIES, ParityError, report_timestamp, utc_today
 from .registry import check_registry, find_registry, load_registry
 
 if TYPE_CHECKING:
@@ -97,6 +97,13 @@ def _setting(config: pytest.Config, name: str) -> str | None:
     return _ini(config, name) if value is None else value
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Take the date before any conftest is imported: a test suite that freezes the clock
+    at import must not decide whether a waiver has expired."""
+    early_config.stash[TODAY_KEY] = utc_today()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     try:
@@ -133,7 +140,7 @@ def _active(config: pytest.Config, path: Path) -> list[object]:
     registry = check_registry(registry)
     collector = Collector(config, registry)
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: it only collects and runs
-        return [collector, FixtureWatch()]
+        return [collector, FixtureWatch(config)]
     gate = _setting(config, "parity_gate")
     if gate is not None:
         registry.scope(gate)  # validates: 'all' or a declared milestone
@@ -145,6 +152,8 @@ def _active(config: pytest.Config, path: Path) -> list[object]:
             raise ParityError(f"parity_flaky: {exc}") from None
     report = _setting(config, "parity_report")
     if report is not None:
+        if not report.strip():
+            raise ParityError("--parity-report: the path is empty; write --parity-report=PATH")
         if config.getoption("parity_report") is None:  # the ini value is rootdir-relative
             report = str(config.rootpath / report)
         if os.path.isdir(report):
@@ -155,7 +164,10 @@ def _active(config: pytest.Config, path: Path) -> list[object]:
                 f"--parity-report: {report} is also the --junitxml path: one would "
                 "overwrite the other; give them different paths"
             )
-    return [collector, FixtureWatch(), Controller(config, registry, collector, gate, report, flaky)]
+        report_timestamp()  # a bad SOURCE_DATE_EPOCH is an error now, not after the run
+    fixtures = FixtureWatch(config)
+    controller = Controller(config, registry, collector, fixtures, gate, report, flaky)
+    return [collector, fixtures, controller]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -29,6 +29,7 @@ from .report import (
     P_SHA,
     P_TAGS_LOST,
     P_TEST,
+    P_TITLE,
     P_VERSION,
 )
 
@@ -92,9 +93,12 @@ class _Properties:
             return
         if value is None:
             raise _Refused(f"corrupt evidence report: property {name} has no value")
-        if self.suites > 1:  # later suites repeat the provenance: it must agree
-            if name == P_SHA and self.single.get(P_SHA, value) != value:
-                raise _Refused("corrupt evidence report: its suites disagree on the registry hash")
+        if self.suites > 1:  # later suites repeat the first one's provenance, and only that
+            if name != P_TITLE and (name in (P_TEST, P_REGISTRY) or self.single.get(name) != value):
+                raise _Refused(
+                    f"corrupt evidence report: its suites disagree on {name} (several reports "
+                    "joined into one file by a JUnit tool? merge them with `pytest-parity merge`)"
+                )
         elif name == P_TEST:
             self.tests.append(value)
         elif name in self.single:

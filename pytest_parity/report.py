@@ -32,14 +32,14 @@ from junitparser import (
 
 from . import __version__
 from .files import atomic_output
-from .model import ParityError, visible
+from .model import report_timestamp, visible
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .model import Evidence, GateResult, InvariantResult, TestRecord
 
-__all__ = ["build_report", "report_timestamp", "write_report", "xml_safe"]
+__all__ = ["build_report", "write_report", "xml_safe"]
 
 # The properties every suite carries, and (registry, tests) those only the first carries.
 P_VERSION = "parity.version"
@@ -65,27 +65,6 @@ _json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 forbids replaced by ``\\xNN`` / ``\\uNNNN``."""
     return _FORBIDDEN.sub(visible, text)
-
-
-def report_timestamp() -> dt.datetime:
-    """Now, in UTC; or ``SOURCE_DATE_EPOCH`` (seconds since the epoch) when it is set.
-
-    An empty ``SOURCE_DATE_EPOCH`` counts as unset; any other value that is not a
-    non-negative whole number is a :class:`ParityError`.
-    """
-    raw = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if not raw:
-        return dt.datetime.now(dt.timezone.utc)
-    value = raw.strip()
-    try:
-        if not (value.isascii() and value.isdigit()):
-            raise ValueError(value)
-        return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        raise ParityError(
-            "SOURCE_DATE_EPOCH: expected a non-negative integer number of seconds since "
-            f"1970-01-01 UTC, got {raw!r}"
-        ) from None
 
 
 def _test_lines(records: Iterable[TestRecord]) -> list[str]:
@@ -147,6 +126,8 @@ def _testcase(result: InvariantResult, classname: str) -> Any:
 def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime) -> Any:
     """The evidence report as a junitparser ``JUnitXml`` document."""
     registry = evidence.registry
+    if timestamp.tzinfo is None:  # a naive timestamp is taken to be UTC
+        timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
     stamp = timestamp.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
     common = [
         (P_VERSION, __version__),

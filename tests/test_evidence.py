@@ -116,13 +116,20 @@ class TestOutcomeTracker:
         assert tracker.outcome("t") == "passed"
         assert tracker.outcome("u") == "not-run"
 
-    def test_a_test_can_be_failed_after_the_fact(self) -> None:
-        # a shared fixture it used failed in a later test's teardown
+    def test_shared_fixtures_must_be_torn_down_cleanly(self) -> None:
         tracker = OutcomeTracker()
-        for when, outcome in PASS3:
-            tracker.add("t", when, outcome)
-        tracker.fail("t")
-        assert tracker.outcome("t") == "failed"
+        for nodeid in ("clean", "dirty", "never", "unused"):
+            for when, outcome in PASS3:
+                tracker.add(nodeid, when, outcome)
+        tracker.used("clean", ["1:db"])
+        tracker.used("dirty", ["2:res", "1:db"])
+        tracker.used("never", ["3:lost"])
+        tracker.torn_down(["1:db"], clean=True)
+        tracker.torn_down(["2:res"], clean=False)  # reported on another test
+        assert tracker.outcome("clean") == "passed"
+        assert tracker.outcome("dirty") == "failed"
+        assert tracker.outcome("never") == "failed"  # its worker died: never torn down
+        assert tracker.outcome("unused") == "passed"
 
     @pytest.mark.parametrize("worker", ["", "gw0"])
     def test_outcomes_and_reached(self, worker: str) -> None:

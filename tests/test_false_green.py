@@ -7,6 +7,8 @@ whose teardown failed, hook-made invariants, and more.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from pytest_parity.cli import main
@@ -309,6 +311,72 @@ def test_shared_fixture_teardown_does_not_fail_tests_that_did_not_use_it(
     assert parity_lines(result)[-1].endswith("PASSED")
 
 
+@XDIST
+@pytest.mark.parametrize(
+    "last",
+    [
+        '@pytest.mark.xfail(reason="known bug")\ndef test_last(res): assert False',
+        "def test_last(res): pass",
+    ],
+    ids=["xfail-absorbs-it", "plain"],
+)
+@pytest.mark.parametrize("teardown", ["raise RuntimeError('leak')", "pytest.skip('unverified')"])
+def test_a_shared_teardown_that_is_not_clean_fails_its_users_whatever_absorbs_it(
+    one: pytest.Pytester, last: str, teardown: str, xdist: bool
+) -> None:
+    source = (
+        "import pytest\n"
+        '@pytest.fixture(scope="module")\n'
+        f"def res():\n    yield 1\n    {teardown}\n"
+        '@pytest.mark.parity("A")\n'
+        "def test_first(res): pass\n"
+    )
+    one.makepyfile(source + last)
+    result = run(one, "--parity-gate=all", xdist=xdist)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_first"])
+
+
+def test_a_rerun_does_not_absorb_a_shared_teardown_error(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import pytest
+        TORN = []
+        @pytest.fixture(scope="module")
+        def res():
+            yield 1
+            TORN.append(1)
+            if len(TORN) == 1:
+                raise RuntimeError("module teardown failed, the first time")
+        @pytest.mark.parity("A")
+        def test_first(res): pass
+        def test_second(res): pass
+        """
+    )
+    result = run(one, "--parity-gate=all", "--reruns=1")
+    assert result.ret == GATE_FAILED_EXIT
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_first"])
+
+
+def test_a_shared_fixture_never_torn_down_proves_nothing(one: pytest.Pytester) -> None:
+    # the worker dies before the module fixture's teardown: test_first's proof is unfinished
+    one.makepyfile(
+        """
+        import os
+        import pytest
+        @pytest.fixture(scope="module")
+        def res():
+            yield 1
+        @pytest.mark.parity("A")
+        def test_first(res): pass
+        def test_crash(res): os._exit(1)
+        """
+    )
+    result = one.runpytest("-n", "1", "-p", "no:randomly", "--parity-gate=all")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_first"])
+
+
 UNITTEST_SHARED = """
 import unittest
 import pytest
@@ -485,3 +553,132 @@ def test_escaped_question_mark_in_a_glob_is_literal(pytester: pytest.Pytester) -
     lines = parity_lines(result)
     assert "    passed  test_q.py::test_y[?]" in lines
     assert "    passed  test_q.py::test_y[z]" not in lines
+
+
+# -- found by trying harder: clocks, stale reports, late hooks, changing registries ------
+
+
+def test_a_frozen_clock_does_not_keep_an_expired_waiver_alive(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".toml",
+        parity="""
+        milestones = ["M1"]
+        [invariants.A]
+        milestone = "M1"
+        title = "a"
+        waiver = { reason = "temporary", until = 2021-06-30 }
+        """,
+    )
+    pytester.makeconftest(
+        """
+        import datetime
+        class Frozen(datetime.datetime):  # what freezegun does when a suite starts it
+            @classmethod
+            def now(cls, tz=None):
+                return datetime.datetime(2020, 1, 1, tzinfo=tz)
+        datetime.datetime = Frozen
+        """
+    )
+    pytester.makepyfile("def test_untagged(): pass")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--parity-gate=all")
+    assert result.ret == GATE_FAILED_EXIT
+    result.stdout.fnmatch_lines([esc("MISSING A [M1]: ") + "*waiver expired on 2021-06-30*"])
+
+
+def test_a_run_that_dies_leaves_no_green_report_behind(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import os
+        import pytest
+        @pytest.mark.parity("A")
+        def test_a(): pass
+        def test_b():
+            if os.environ.get("DIE"):
+                os._exit(0)
+        """
+    )
+    assert run(one, "--parity-gate=all", "--parity-report=r.xml").ret == 0
+    assert main(["check", str(one.path / "r.xml"), "-q"]) == 0
+    one.runpytest_subprocess("-p", "no:randomly", "--parity-report=r.xml", "--parity-gate=all")
+    died = one.run(
+        sys.executable,
+        "-c",
+        "import os, sys, pytest; os.environ['DIE'] = '1'; "
+        "sys.exit(pytest.main(['-p', 'no:randomly', '--parity-report=r.xml']))",
+    )
+    assert died.ret == 0  # os._exit(0): pytest never got to write the report
+    assert read_report(one.path / "r.xml").incomplete
+    assert main(["check", str(one.path / "r.xml"), "-q"]) == 1
+
+
+def test_a_conftest_sessionfinish_that_raises_leaves_no_green_report(one: pytest.Pytester) -> None:
+    one.makepyfile("import pytest\n@pytest.mark.parity('A')\ndef test_a(): pass")
+    assert run(one, "--parity-report=r.xml").ret == 0
+    one.makeconftest(
+        "def pytest_sessionfinish(session, exitstatus):\n"
+        "    raise RuntimeError('leak check failed')\n"
+    )
+    result = run(one, "--parity-report=r.xml", "--parity-gate=all")
+    assert result.ret != 0
+    assert main(["check", str(one.path / "r.xml"), "-q"]) == 1
+
+
+def test_a_conftest_that_maps_exit_5_to_0_cannot_hide_a_failed_gate(one: pytest.Pytester) -> None:
+    one.makeconftest(
+        "def pytest_sessionfinish(session, exitstatus):\n"
+        "    if exitstatus == 5:\n"
+        "        session.exitstatus = 0\n"
+    )
+    one.makepyfile("import pytest\n@pytest.mark.parity('A')\ndef test_a(): pass")
+    result = run(one, "--parity-gate=all", "-k", "nothing_matches")
+    assert result.ret == GATE_FAILED_EXIT
+
+
+def test_a_registry_changed_during_an_xdist_run_is_noticed(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import os, pathlib
+        def test_0_rewrites_the_registry():
+            path = pathlib.Path("parity.toml")
+            if "tests" not in path.read_text():
+                path.write_text(path.read_text() + '\\ntests = ["*::test_z"]\\n')
+                os._exit(1)
+        def test_z(): pass
+        """
+    )
+    result = one.runpytest("-n", "1", "-p", "no:randomly", "--parity-gate=all")
+    assert "read a different registry" in parity_lines(result)[-1]
+
+
+def test_xdist_giving_up_under_dist_each_is_incomplete(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import os, pytest
+        def test_0(worker_id):
+            if worker_id == "gw1":
+                os._exit(3)
+        @pytest.mark.parity("A")
+        def test_2(worker_id):
+            assert worker_id != "gw1"
+        """
+    )
+    result = run(one, "--parity-gate=all", "--dist=each", "--max-worker-restart=0", xdist=True)
+    assert "NOT EVALUATED" in parity_lines(result)[-1]
+
+
+@pytest.mark.parametrize(
+    ("option", "env", "message"),
+    [
+        ("--parity-report=", "", "--parity-report: the path is empty*"),
+        ("--parity-report=r.xml", "abc", "SOURCE_DATE_EPOCH: expected a non-negative integer*"),
+    ],
+)
+def test_bad_report_settings_are_refused_before_any_test_runs(
+    one: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, option: str, env: str, message: str
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", env)
+    one.makepyfile("def test_a(): pass")
+    result = run(one, option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "passed" not in result.stdout.str()

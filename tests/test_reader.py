@@ -26,6 +26,7 @@ from .conftest import (
     mixed_evidence,
     mixed_records,
     mutated,
+    parse,
     read_error,
     rec,
     res,
@@ -82,8 +83,6 @@ def test_read_ignores_unrelated_suites_and_properties(tmp_path: Path) -> None:
     def change(root: ET.Element) -> None:
         extra = ET.SubElement(root, "testsuite", name="other", tests="0", failures="0")
         props = ET.SubElement(extra, "properties")
-        ET.SubElement(props, "property", name="parity.test", value="ignored")
-        ET.SubElement(props, "property", name="parity.version", value="ignored")
         ET.SubElement(props, "property", name="foo", value="bar")
         first = root[0].find("properties")
         assert first is not None
@@ -360,18 +359,18 @@ def change_registry(root: ET.Element) -> None:
         ),
         (
             set_value("parity.registry.sha256", "1" * 64, 1),
-            "its suites disagree on the registry hash",
+            "its suites disagree on parity.registry.sha256",
         ),
-        (remove("parity.version"), "corrupt evidence report: property parity.version is missing"),
+        (remove("parity.version"), "its suites disagree on parity.version"),
         (remove("parity.registry"), "property parity.registry is missing"),
-        (remove("parity.registry.sha256"), "property parity.registry.sha256 is missing"),
+        (remove("parity.registry.sha256"), "its suites disagree on parity.registry.sha256"),
         (add_prop("parity.gate", value="all"), "property parity.gate appears twice"),
         (add_prop("parity.flaky"), "property parity.flaky has no value"),
         (
-            set_value("parity.flaky", "maybe"),
+            set_everywhere("parity.flaky", "maybe"),
             "parity.flaky is 'maybe', not one of ('fail', 'allow')",
         ),
-        (set_value("parity.gate.result", "green"), "parity.gate.result is 'green'"),
+        (set_everywhere("parity.gate.result", "green"), "parity.gate.result is 'green'"),
         (set_value("parity.test", "[1, 2"), "parity.test #1 is not valid JSON: '[1, 2'"),
         (
             set_value("parity.test", "{}", 2),
@@ -411,6 +410,17 @@ def test_read_corrupt_report(
 
 
 def test_read_value_is_shortened_in_messages(tmp_path: Path) -> None:
-    message = read_error(mutated(tmp_path, set_value("parity.flaky", "x" * 1000)))
+    message = read_error(mutated(tmp_path, set_everywhere("parity.flaky", "x" * 1000)))
     assert "'xxxx" in message
     assert "x" * 100 not in message
+
+
+def test_reports_joined_by_a_junit_tool_are_refused(tmp_path: Path) -> None:
+    # e.g. `junitparser merge a.xml b.xml`: the second report's tests would be ignored
+    first = parse(build())
+    second = parse(build(mixed_evidence(incomplete="stopped early (-x)")))
+    first.extend(list(second))
+    path = tmp_path / "joined.xml"
+    path.write_bytes(ET.tostring(first, encoding="utf-8"))
+    message = read_error(path)
+    assert "its suites disagree on parity.incomplete (several reports joined" in message

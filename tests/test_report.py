@@ -23,9 +23,10 @@ from pytest_parity.model import (
     ParityError,
     Registry,
     Waiver,
+    report_timestamp,
 )
 from pytest_parity.reader import read_report
-from pytest_parity.report import build_report, report_timestamp, write_report, xml_safe
+from pytest_parity.report import build_report, write_report, xml_safe
 
 if TYPE_CHECKING:
     import xmlschema

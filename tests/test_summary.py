@@ -13,6 +13,7 @@ from pytest_parity.summary import render_summary as render_lines
 def render_summary(*args: object, **kwargs: object) -> list[str]:
     return [line.text for line in render_lines(*args, **kwargs)]  # type: ignore[arg-type]
 
+
 TODAY = dt.date(2026, 11, 25)
 
 
