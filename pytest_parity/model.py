@@ -7,12 +7,16 @@ registry -> tagged tests (TestRecord) -> evidence (InvariantResult) -> gate / re
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 Outcome = Literal["passed", "failed", "skipped", "flaky", "not-run"]
 """What one test (one node ID) did in the run.
@@ -46,6 +50,23 @@ OUTCOME_RANK: dict[Outcome, int] = {
 def worst_outcome(a: Outcome, b: Outcome) -> Outcome:
     """Combine two observations of one test: the one that says less in its favour wins."""
     return a if OUTCOME_RANK[a] >= OUTCOME_RANK[b] else b
+
+
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
+    """``""``, or a message suffix `` (did you mean 'X'?)`` naming the closest candidates
+    (at most ``n``, best first, equally close ones in the order given; case is ignored)."""
+    by_folded: dict[str, str] = {}
+    for candidate in candidates:
+        by_folded.setdefault(candidate.casefold(), candidate)
+    folded = name.casefold()
+    order = list(by_folded)
+    close = difflib.get_close_matches(folded, order, n=len(order) or 1)
+    close.sort(key=lambda c: (-difflib.SequenceMatcher(None, folded, c).ratio(), order.index(c)))
+    del close[n:]
+    found = [f"'{by_folded[key]}'" for key in close]
+    if len(found) > 1:
+        found[-2:] = [f"{found[-2]} or {found[-1]}"]
+    return f" (did you mean {', '.join(found)}?)" if found else ""
 
 
 def plural(n: int, word: str) -> str:

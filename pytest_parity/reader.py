@@ -9,6 +9,8 @@ no DTD is ever processed (so no XML bomb or external entity), and files over
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -189,6 +191,18 @@ def _records(path: str, registry: Registry, values: list[str]) -> tuple[TestReco
     return tuple(records[nodeid] for nodeid in sorted(records))
 
 
+@functools.lru_cache(maxsize=4)
+def _embedded_registry(text: str) -> tuple[Registry, str]:
+    """The registry a report embeds, checked like a TOML one, and its sha256 (shard
+    reports of one run embed the same registry: it is checked once)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ParityError(f"{P_REGISTRY} is not valid JSON: {_short(text)}") from None
+    registry = registry_from_data(data, P_REGISTRY)
+    return registry, registry.sha256()
+
+
 def read_report(path: str | os.PathLike[str]) -> LoadedReport:
     """Read an evidence report; any bad input raises a one-line ParityError naming the file."""
     name = os.fspath(path)
@@ -221,15 +235,17 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
     for key in _REQUIRED:
         if key not in props:
             raise _corrupt(name, f"property {key} is missing")
-    data = _json(name, P_REGISTRY, props[P_REGISTRY])
-    registry = registry_from_data(data, f"{name}: corrupt evidence report: {P_REGISTRY}")
-    registry.source = name
-    if props[P_SHA] != registry.sha256():
+    try:
+        registry, sha256 = _embedded_registry(props[P_REGISTRY])
+    except ParityError as exc:
+        raise _corrupt(name, str(exc)) from None
+    if props[P_SHA] != sha256:
         raise _corrupt(
             name,
             f"the embedded registry does not match its sha256 "
-            f"(stored {_short(props[P_SHA])}, computed {registry.sha256()})",
+            f"(stored {_short(props[P_SHA])}, computed {sha256})",
         )
+    registry = dataclasses.replace(registry, source=name)
     if props[P_FLAKY] not in FLAKY_POLICIES:
         raise _corrupt(name, f"{P_FLAKY} is {_short(props[P_FLAKY])}, not one of {FLAKY_POLICIES}")
     if props[P_GATE_RESULT] not in _GATE_RESULTS:

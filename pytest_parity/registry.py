@@ -3,54 +3,27 @@
 Nothing here knows about pytest. Every problem is one :class:`ParityError` whose message
 starts with the file it is about and names the offending key path
 (``invariants.RUNKEY-01.min_tests``) and, for TOML syntax errors, the line and column.
-The same checker validates a registry read from TOML, one that
+One checker (:mod:`.schema`) validates a registry read from TOML, one that
 ``pytest_parity_registry_loaded`` hooks changed, and one embedded in an evidence report.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
-import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .model import ID_PATTERN, Invariant, Milestone, ParityError, Registry, Waiver
+from .model import Invariant, Milestone, ParityError, Registry, Waiver
+from .schema import Checker, found
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
 
-__all__ = ["check_registry", "did_you_mean", "find_registry", "load_registry", "registry_from_data"]
-
-_TOP_KEYS = ("milestones", "invariants")
-_MILESTONE_KEYS = ("id", "title")
-_INVARIANT_KEYS = ("milestone", "title", "min_tests", "tests", "waiver")
-_WAIVER_KEYS = ("reason", "until")
-_ID_RULE = "an ID starts with a letter or digit and has only letters, digits, '.', '_', ':', '-'"
-
-
-def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
-    """``""``, or a message suffix `` (did you mean 'X'?)`` naming the closest candidates
-    (at most ``n``, best first, equally close ones in the order given; case is ignored)."""
-    by_folded: dict[str, str] = {}
-    for candidate in candidates:
-        by_folded.setdefault(candidate.casefold(), candidate)
-    folded = name.casefold()
-    order = list(by_folded)
-    close = difflib.get_close_matches(folded, order, n=len(order) or 1)
-    close.sort(key=lambda c: (-difflib.SequenceMatcher(None, folded, c).ratio(), order.index(c)))
-    del close[n:]
-    found = [f"'{by_folded[key]}'" for key in close]
-    if len(found) > 1:
-        found[-2:] = [f"{found[-2]} or {found[-1]}"]
-    return f" (did you mean {', '.join(found)}?)" if found else ""
+__all__ = ["check_registry", "find_registry", "load_registry", "registry_from_data"]
 
 
 # -- finding and reading ---------------------------------------------------------------
@@ -168,14 +141,14 @@ def load_registry(path: Path) -> Registry:
     """
     doc = _parse(path, _read(path))
     if path.name != "pyproject.toml":
-        return _Checker(str(path)).registry(doc)
+        return Checker(str(path)).registry(doc)
     tool = doc.get("tool")
     if not isinstance(tool, dict) or "parity" not in tool:
         raise ParityError(
             f"{path}: no [tool.parity] table: "
             "this pyproject.toml declares no pytest-parity registry"
         )
-    checker = _Checker(str(path), ("tool", "parity"))
+    checker = Checker(str(path), ("tool", "parity"))
     return checker.registry(checker.table(tool["parity"], (), "a table"))
 
 
@@ -212,7 +185,7 @@ def check_registry(registry: Registry) -> Registry:
         {"id": m.id, "title": m.title} if isinstance(m, Milestone) else m
         for m in registry.milestones
     ]
-    clean = _Checker(source).registry({"milestones": milestones, "invariants": invariants})
+    clean = Checker(source).registry({"milestones": milestones, "invariants": invariants})
     clean.source = registry.source
     return clean
 
@@ -221,10 +194,10 @@ def registry_from_data(data: object, source: str) -> Registry:
     """The registry an evidence report embeds (``Registry.to_data()`` as JSON), validated
     exactly like a TOML registry; ``source`` starts every error message."""
     if not isinstance(data, dict):
-        raise ParityError(f"{source}: expected a JSON object, {_found(data)}")
+        raise ParityError(f"{source}: expected a JSON object, {found(data)}")
     listed = data.get("invariants")
     if not isinstance(listed, list):
-        raise ParityError(f"{source}: invariants: expected an array, {_found(listed)}")
+        raise ParityError(f"{source}: invariants: expected an array, {found(listed)}")
     invariants: dict[str, Any] = {}
     for index, raw in enumerate(listed):
         inv_id = raw.get("id") if isinstance(raw, dict) else None
@@ -237,231 +210,4 @@ def registry_from_data(data: object, source: str) -> Registry:
             for key, value in raw.items()
             if key != "id" and not (key == "waiver" and value is None)
         }
-    return _Checker(source).registry({**data, "invariants": invariants})
-
-
-# -- the checker ---------------------------------------------------------------------------
-
-
-def _key(key: str) -> str:
-    """A key as TOML writes it: bare when it can be, else a quoted string."""
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
-
-
-_TOML_TYPES: tuple[tuple[type, str], ...] = (
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "float"),
-    (str, "string"),
-    (dt.datetime, "datetime"),
-    (dt.date, "date"),
-    (dt.time, "time"),
-    (list, "array"),
-    (dict, "table"),
-)
-
-
-def _type_name(value: object) -> str:
-    return next((name for tp, name in _TOML_TYPES if isinstance(value, tp)), type(value).__name__)
-
-
-def _render(value: object) -> str:
-    """A value roughly as TOML writes it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(_render(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_render(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
-def _found(value: object, limit: int = 60) -> str:
-    shown = _render(value)
-    if len(shown) > limit:
-        shown = shown[: limit - 3] + "..."
-    return f"found {_type_name(value)} {shown}"
-
-
-class _Checker:
-    """Validates one registry document (a TOML document's shape); raises on the first problem."""
-
-    def __init__(self, source: str, prefix: tuple[str, ...] = ()) -> None:
-        self.source = source
-        self.prefix = prefix
-
-    def error(self, path: Sequence[str | int], message: str) -> ParityError:
-        where = ""
-        for part in (*self.prefix, *path):
-            where += f"[{part}]" if isinstance(part, int) else ("." if where else "") + _key(part)
-        return ParityError(
-            f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}"
-        )
-
-    def table(self, value: object, path: Sequence[str | int], expected: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.error(path, f"expected {expected}, {_found(value)}")
-        return value
-
-    def string(self, value: object, path: Sequence[str | int], *, empty_ok: bool = False) -> str:
-        if not isinstance(value, str):
-            raise self.error(path, f"expected a string, {_found(value)}")
-        if not empty_ok and not value.strip():
-            raise self.error(path, "must not be empty")
-        return value
-
-    def ident(self, value: object, path: Sequence[str | int], what: str) -> str:
-        ident = self.string(value, path, empty_ok=True)
-        if not ID_PATTERN.fullmatch(ident):
-            raise self.error(path, f"invalid {what} ID {ident!r} ({_ID_RULE})")
-        return ident
-
-    def required(
-        self, table: dict[str, Any], key: str, path: Sequence[str | int], hint: str
-    ) -> object:
-        if key not in table:
-            raise self.error(path, f"required key '{key}' is missing ({hint})")
-        return table[key]
-
-    def known_keys(
-        self,
-        table: dict[str, Any],
-        known: tuple[str, ...],
-        path: Sequence[str | int],
-        inv_id: str = "",
-    ) -> None:
-        unknown = [key for key in table if key not in known]
-        if not unknown:
-            return
-        key = unknown[0]
-        hint = did_you_mean(key, known, n=1)
-        if not hint and inv_id and isinstance(table[key], dict):
-            # [invariants.timer.dedupe] is the table invariants > timer > dedupe
-            dotted, inner = f"{inv_id}.{key}", table[key]
-            while len(inner) == 1:
-                ((sub_key, sub),) = inner.items()
-                if sub_key in known or not isinstance(sub, dict):
-                    break
-                dotted, inner = f"{dotted}.{sub_key}", sub
-            hint = (
-                " (an invariant ID with dots must be a quoted key: "
-                f"[invariants.{json.dumps(dotted, ensure_ascii=False)}])"
-            )
-        hint = hint or f" (known keys: {', '.join(known)})"
-        raise self.error((*path, key), f"unknown key{hint}")
-
-    # -- the schema -------------------------------------------------------------------------
-
-    def registry(self, doc: dict[str, Any]) -> Registry:
-        self.known_keys(doc, _TOP_KEYS, ())
-        hint = 'an array of milestone IDs: milestones = ["M1"]'
-        registry = Registry(
-            self.milestones(self.required(doc, "milestones", (), hint)), source=self.source
-        )
-        invariants = self.table(
-            doc.get("invariants", {}), ("invariants",), "a table of [invariants.<ID>] tables"
-        )
-        declared = registry.milestone_ids()
-        for inv_id, raw in invariants.items():
-            registry.invariants[inv_id] = self.invariant(inv_id, raw, declared)
-        return registry
-
-    def milestones(self, value: object) -> list[Milestone]:
-        if not isinstance(value, list):
-            raise self.error(
-                ("milestones",), f"expected an array of milestone IDs, {_found(value)}"
-            )
-        if not value:
-            raise self.error(("milestones",), "must declare at least one milestone")
-        out: list[Milestone] = []
-        for index, entry in enumerate(value):
-            path = ("milestones", index)
-            if isinstance(entry, str):
-                milestone = Milestone(self.ident(entry, path, "milestone"))
-            else:
-                table = self.table(
-                    entry, path, "a milestone ID string or an inline table {id, title}"
-                )
-                self.known_keys(table, _MILESTONE_KEYS, path)
-                ident = self.required(table, "id", path, 'e.g. { id = "M1", title = "..." }')
-                title = self.string(table.get("title", ""), (*path, "title"), empty_ok=True)
-                milestone = Milestone(self.ident(ident, (*path, "id"), "milestone"), title.strip())
-            if milestone.id in [m.id for m in out]:
-                raise self.error(path, f"milestone {milestone.id!r} is declared twice")
-            out.append(milestone)
-        return out
-
-    def invariant(self, inv_id: str, raw: object, declared: list[str]) -> Invariant:
-        path = ("invariants", inv_id)
-        if not ID_PATTERN.fullmatch(inv_id):
-            raise self.error(path, f"invalid invariant ID {inv_id!r} ({_ID_RULE})")
-        table = self.table(raw, path, "a table (milestone, title, ...)")
-        self.known_keys(table, _INVARIANT_KEYS, path, inv_id)
-        milestone = self.string(
-            self.required(table, "milestone", path, f"one of: {', '.join(declared)}"),
-            (*path, "milestone"),
-            empty_ok=True,
-        )
-        if milestone not in declared:
-            raise self.error(
-                (*path, "milestone"),
-                f"{milestone!r} is not a declared milestone (declared: {', '.join(declared)})",
-            )
-        title = self.string(
-            self.required(table, "title", path, "a one-line statement of the invariant"),
-            (*path, "title"),
-        )
-        min_tests = table.get("min_tests", 1)
-        if type(min_tests) is not int or min_tests < 1:  # a bool is refused too
-            raise self.error((*path, "min_tests"), f"expected an integer >= 1, {_found(min_tests)}")
-        waiver = self.waiver(table["waiver"], (*path, "waiver")) if "waiver" in table else None
-        return Invariant(
-            inv_id,
-            milestone,
-            title.strip(),
-            min_tests,
-            self.globs(table.get("tests", []), path),
-            waiver,
-        )
-
-    def globs(self, value: object, inv_path: tuple[str, ...]) -> tuple[str, ...]:
-        path = (*inv_path, "tests")
-        if not isinstance(value, list):
-            hint = f" (write tests = [{json.dumps(value)}])" if isinstance(value, str) else ""
-            raise self.error(path, f"expected an array of node-ID globs, {_found(value)}{hint}")
-        for index, glob in enumerate(value):
-            if not isinstance(glob, str) or not glob:
-                raise self.error(
-                    (*path, index), f"expected a non-empty node-ID glob string, {_found(glob)}"
-                )
-        return tuple(value)
-
-    def waiver(self, value: object, path: tuple[str, ...]) -> Waiver:
-        table = self.table(value, path, 'a table { reason = "...", until = 2027-01-31 }')
-        self.known_keys(table, _WAIVER_KEYS, path)
-        reason = self.string(
-            self.required(table, "reason", path, "why the invariant may be unproven for now"),
-            (*path, "reason"),
-        )
-        until = self.required(table, "until", path, "the last day it holds, e.g. 2027-01-31")
-        return Waiver(reason.strip(), self.date(until, (*path, "until")))
-
-    def date(self, value: object, path: tuple[str, ...]) -> dt.date:
-        if isinstance(value, dt.datetime):
-            raise self.error(
-                path,
-                f"expected a date, {_found(value)}; a waiver holds through a whole day (UTC), "
-                f"so give the day only: until = {value.date().isoformat()}",
-            )
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError as exc:
-                raise self.error(path, f"{value!r} is not a valid date ({exc})") from None
-        raise self.error(
-            path, f"expected a date (until = 2027-01-31, or 'YYYY-MM-DD'), {_found(value)}"
-        )
+    return Checker(source).registry({**data, "invariants": invariants})

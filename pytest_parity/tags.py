@@ -13,8 +13,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Any
 
-from .model import ParityError
-from .registry import did_you_mean
+from .model import ParityError, did_you_mean
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

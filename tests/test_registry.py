@@ -11,12 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from pytest_parity import registry as registry_module
-from pytest_parity.model import Invariant, Milestone, ParityError, Waiver
-from pytest_parity.registry import (
-    did_you_mean,
-    find_registry,
-    load_registry,
-)
+from pytest_parity import schema
+from pytest_parity.model import Invariant, Milestone, ParityError, Waiver, did_you_mean
+from pytest_parity.registry import find_registry, load_registry
 
 EXAMPLE = """\
 # The contract's example registry.
@@ -1072,4 +1069,4 @@ def test_did_you_mean() -> None:
     ],
 )
 def test_type_names(value: object, name: str) -> None:
-    assert registry_module._type_name(value) == name
+    assert schema._type_name(value) == name
