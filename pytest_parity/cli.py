@@ -26,13 +26,13 @@ from .matrix import render_json, render_markdown, render_step_summary, replace_b
 from .model import FLAKY_POLICIES, ParityError, TestRecord, merge_records, plural
 from .reader import read_report
 from .report import write_report
-from .summary import render_summary
+from .summary import Line, render_summary
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Sequence
 
-    from .model import Evidence, FlakyPolicy, GateResult
+    from .model import Evidence, FlakyPolicy, GateResult, Registry
     from .reader import LoadedReport
 
 __all__ = ["MergedEvidence", "load_evidence", "main"]
@@ -48,7 +48,7 @@ class MergedEvidence:
 
     reports: tuple[LoadedReport, ...]
     evidence: Evidence
-    #: the first gate scope a report recorded (in the order given), ``None`` if none did
+    #: the widest gate scope the reports recorded, ``None`` if none did
     recorded_gate: str | None
     #: how many different reports were given (one shard downloaded twice is one)
     distinct: int
@@ -120,8 +120,21 @@ def load_evidence(
         incomplete=incomplete,
         tags_lost=any(report.tags_lost for report in reports),
     )
-    recorded = next((report.gate for report in reports if report.gate is not None), None)
-    return MergedEvidence(reports, evidence, recorded, distinct)
+    return MergedEvidence(reports, evidence, _widest([r.gate for r in reports], registry), distinct)
+
+
+def _widest(scopes: list[str | None], registry: Registry) -> str | None:
+    """The widest of the gate scopes reports recorded (``all``, else the latest milestone),
+    whatever the order the reports are given in."""
+    order = registry.milestone_ids()
+    recorded = [scope for scope in scopes if scope is not None]
+    if "all" in recorded:
+        return "all"
+    known = [scope for scope in recorded if scope in order]
+    unknown = [scope for scope in recorded if scope not in order]
+    if unknown:  # from another registry: decide_gate says so
+        return unknown[0]
+    return max(known, key=order.index, default=None)
 
 
 def _fewer_reports(found: int, expected: int) -> str:
@@ -132,7 +145,10 @@ def _fewer_reports(found: int, expected: int) -> str:
 
 
 def _gate(merged: MergedEvidence, scope: str | None) -> GateResult | None:
-    """The gate for ``--gate SCOPE`` if given, else for the scope the reports recorded."""
+    """The gate for ``--gate SCOPE`` if given (``none``: no gate), else for the widest
+    scope the reports recorded, else none."""
+    if scope == "none":
+        return None
     if scope is not None:
         return decide_gate(merged.evidence, scope, "--gate")
     if merged.recorded_gate is not None:
@@ -159,6 +175,18 @@ def _stdout_to_devnull() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+_ANSI = {"red": "31", "green": "32", "yellow": "33"}
+
+
+def _colored(line: Line) -> str:
+    """The line, coloured on a terminal (``NO_COLOR`` turns colour off, ``FORCE_COLOR`` on)."""
+    force = os.environ.get("FORCE_COLOR", "") not in ("", "0")
+    tty = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    if line.color is None or not (force or tty):
+        return line.text
+    return f"\x1b[{_ANSI[line.color]}m{line.text}\x1b[0m"
 
 
 def _out_ran_in_none(merged: MergedEvidence) -> None:
@@ -201,7 +229,9 @@ def _load(args: argparse.Namespace) -> MergedEvidence:
 def cmd_check(args: argparse.Namespace) -> int:
     merged = _load(args)
     evidence = merged.evidence
-    gate = decide_gate(evidence, args.gate, "--gate")
+    if args.gate == "none":
+        raise ParityError("--gate none judges nothing: check needs 'all' or a milestone")
+    gate = _gate(merged, args.gate) or decide_gate(evidence, "all", "--gate")
     verbosity = args.verbose - args.quiet
     if verbosity >= 0:
         names = ", ".join(r.path for r in merged.reports)
@@ -210,8 +240,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{plural(len(evidence.records), 'tagged test')}"
         )
     _out_ran_in_none(merged)
-    for line in render_summary(evidence, gate, verbosity):
-        _out(line.text)
+    source = f"(embedded in {merged.reports[-1].path})"
+    for line in render_summary(evidence, gate, verbosity, source=source):
+        _out(_colored(line))
     _append_step_summary(evidence, gate)
     return EXIT_OK if gate.passed else EXIT_FAILED
 
@@ -343,9 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(check, expect_reports=True)
     check.add_argument(
         "--gate",
-        default="all",
+        default=None,
         metavar="SCOPE",
-        help="'all' (default) or a milestone: the gate covers it and every earlier milestone",
+        help="'all' or a milestone (it and every earlier one); default: the widest scope "
+        "the reports recorded, else 'all'",
     )
     check.add_argument("-v", "--verbose", action="count", default=0, help="list proven invariants")
     check.add_argument(
@@ -358,13 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge shard reports into one evidence report",
         description="Merge shard reports into one evidence report (a test seen in several "
         "shards: any failure wins). The output is itself an evidence report. It records the "
-        "gate scope given with --gate, else the first one the inputs recorded, and that "
+        "gate scope given with --gate, else the widest one the inputs recorded, and that "
         "gate's verdict; merge itself exits 0 whatever the verdict (use check).",
     )
     _add_common(merge, expect_reports=True)
     merge.add_argument("-o", "--output", required=True, metavar="OUT", help="report to write")
     merge.add_argument(
-        "--gate", default=None, metavar="SCOPE", help="gate scope to record (see above)"
+        "--gate", default=None, metavar="SCOPE", help="gate scope to record, or 'none'"
     )
     merge.set_defaults(handler=cmd_merge)
 
@@ -385,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--gate",
         default=None,
         metavar="SCOPE",
-        help="JSON: the gate scope to report (default: the first one the inputs recorded)",
+        help="JSON: the gate scope to report, or 'none' (default: the widest one the "
+        "reports recorded)",
     )
     doc = matrix.add_mutually_exclusive_group()
     doc.add_argument(

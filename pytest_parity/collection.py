@@ -8,21 +8,19 @@ controller: the tags in its ``workeroutput``, the fixtures in the test reports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .model import ParityError
+from .model import ParityError, TestRecord, function_of
 from .tags import GlobMatcher, check_marker
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable
 
     from .model import Registry
-
-#: a test's tag: (sorted invariant IDs, sorted ``milestone=`` milestones)
-Tag = tuple[tuple[str, ...], tuple[str, ...]]
 
 #: where a worker's ``workeroutput`` carries its tags to the controller
 WORKER_OUTPUT_KEY = "pytest_parity.tagged"
@@ -33,13 +31,15 @@ USED = "parity_fixtures_used"
 TORN_DOWN = "parity_fixtures_torn_down"
 
 
-def fail_collection(session: pytest.Session, errors: list[tuple[pytest.Item, str]]) -> None:
-    """Fail the run before any test runs, with one collection error per bad test: a
-    ``UsageError`` in a pytest-xdist worker would be an INTERNALERROR."""
-    for item, message in errors:
-        report = pytest.CollectReport(
-            nodeid=item.nodeid, outcome="failed", longrepr=f"{item.nodeid}: {message}", result=[]
-        )
+def fail_collection(
+    session: pytest.Session, errors: dict[tuple[str, str], list[pytest.Item]]
+) -> None:
+    """Fail the run before any test runs, with one collection error per bad marker of a
+    test function (a ``UsageError`` in a pytest-xdist worker would be an INTERNALERROR)."""
+    for (function, message), items in errors.items():
+        where = f"{function}[*] ({len(items)} tests)" if len(items) > 1 else items[0].nodeid
+        longrepr = f"{where}: {message}"
+        report = pytest.CollectReport(items[0].nodeid, "failed", longrepr, result=[])
         session.config.hook.pytest_collectreport(report=report)
     session.items.clear()  # nothing may run, and an xdist worker reports no test
 
@@ -54,7 +54,10 @@ class DormantGuard:
             f"parity.toml or [tool.parity] to pyproject.toml in {session.config.rootpath}, "
             "or pass --parity-registry=PATH)"
         )
-        errors = [(item, message) for item in session.items if item.get_closest_marker("parity")]
+        errors: dict[tuple[str, str], list[pytest.Item]] = {}
+        for item in session.items:
+            if item.get_closest_marker("parity"):
+                errors.setdefault((function_of(item.nodeid), message), []).append(item)
         if errors:
             fail_collection(session, errors)
 
@@ -71,65 +74,92 @@ class Collector:
         self.config = config
         self.registry = registry
         self.matcher = GlobMatcher(registry)
-        #: node ID -> tag, for every tagged collected test (selected or deselected)
-        self.tagged: dict[str, Tag] = {}
-        #: node IDs of the tests selected to run
+        #: node ID -> its record before it runs, for every tagged collected test
+        self.tagged: dict[str, TestRecord] = {}
+        #: node ID -> the invariants only a ``tests`` glob names (for the plan)
+        self.by_glob: dict[str, set[str]] = {}
+        #: node IDs of the tests selected to run, and of every collected test
         self.selected: list[str] = []
+        self.collected_ids: list[str] = []
         #: whether collection finished here (it does not in an xdist controller)
         self.collected = False
         self._deselected: list[pytest.Item] = []
+        self._glob_marks: set[int] = set()  # markers this object added for -m
 
-    def tag(self, item: pytest.Item) -> Tag | None:
-        """The tag of ``item`` (ParityError for a bad marker), ``None`` if it names nothing."""
-        invariants = self.matcher.match(item.nodeid)
+    def tag(self, item: pytest.Item) -> TestRecord | None:
+        """What ``item`` names (ParityError for a bad marker), ``None`` if nothing."""
+        by_glob = self.matcher.match(item.nodeid)
+        invariants: set[str] = set()
         milestones: set[str] = set()
         for mark in item.iter_markers("parity"):
-            ids, milestone = check_marker(self.registry, mark.args, mark.kwargs)
-            invariants.update(ids)
-            if milestone is not None:
-                milestones.add(milestone)
-        if not invariants and not milestones:
+            if id(mark) not in self._glob_marks:
+                ids, milestone = check_marker(self.registry, mark.args, mark.kwargs)
+                invariants.update(ids)
+                milestones.update([milestone] if milestone is not None else [])
+        if not (invariants or milestones or by_glob):
             return None
-        return tuple(sorted(invariants)), tuple(sorted(milestones))
+        if by_glob - invariants:
+            self.by_glob[item.nodeid] = by_glob - invariants
+        path, line, _ = item.location
+        return TestRecord(
+            item.nodeid,
+            "not-run",
+            tuple(sorted(invariants | by_glob)),
+            tuple(sorted(milestones)),
+            file=path,
+            line=None if line is None else line + 1,
+        )
 
-    def add_keywords(self, items: Iterable[pytest.Item]) -> None:
-        """A test's invariants and milestones become keywords, for ``-k RUNKEY-01`` and
-        ``-k M1``. Bad markers are left for :meth:`pytest_collection_finish` to report."""
+    def prepare_selection(self, items: Iterable[pytest.Item], keywords: bool, marks: bool) -> None:
+        """Before pytest deselects: a test's invariants and milestones become keywords
+        (``-k RUNKEY-01``, ``-k M1``), and a test a ``tests`` glob maps gets the ``parity``
+        marker (``-m parity``). Bad markers are left for collection's end to report."""
         milestone_of = {inv.id: inv.milestone for inv in self.registry.invariants.values()}
         for item in items:
             try:
-                tag = self.tag(item)
+                record = self.tag(item)
             except ParityError:
                 continue
-            if tag is not None:
-                invariants, milestones = tag
+            if record is None:
+                continue
+            if keywords:
                 item.extra_keyword_matches.update(
-                    {*invariants, *milestones, *(milestone_of[i] for i in invariants)}
+                    {*record.invariants, *record.milestones}
+                    | {milestone_of[i] for i in record.invariants}
                 )
+            if marks and item.nodeid in self.by_glob:
+                marker = pytest.mark.parity(*sorted(self.by_glob[item.nodeid]))
+                self._glob_marks.add(id(marker.mark))
+                item.add_marker(marker)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self._deselected.extend(items)
 
     @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker sends its collection
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        errors: list[tuple[pytest.Item, str]] = []
-        for item in [*session.items, *self._deselected]:
+        errors: dict[tuple[str, str], list[pytest.Item]] = {}
+        self.by_glob = {}
+        deselected, self._deselected = self._deselected, []
+        for item in [*session.items, *deselected]:
             try:
-                tag = self.tag(item)
+                record = self.tag(item)
             except ParityError as exc:
-                errors.append((item, f"@pytest.mark.parity: {exc}"))
+                # one error per marker problem of one test function, not per instance
+                message = f"@pytest.mark.parity: {exc}"
+                errors.setdefault((function_of(item.nodeid), message), []).append(item)
                 continue
-            if tag is not None:
-                self.tagged[item.nodeid] = tag
-        self._deselected = []
+            if record is not None:
+                self.tagged[item.nodeid] = record
         self.collected = True
         if errors:
             self.tagged = {}
             fail_collection(session, errors)
         self.selected = [item.nodeid for item in session.items]
+        self.collected_ids = [*self.selected, *(item.nodeid for item in deselected)]
         if hasattr(self.config, "workeroutput"):
             # one JSON string: execnet sends a str in one piece, a big dict object by object
-            tags = {"registry": self.registry.sha256(), "tagged": sorted(self.tagged.items())}
+            tagged = [dataclasses.astuple(record) for record in self.tagged.values()]
+            tags = {"registry": self.registry.sha256(), "tagged": tagged}
             self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(tags)
 
 

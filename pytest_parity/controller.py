@@ -7,6 +7,7 @@ evaluates, gates, writes the report and prints the summary.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .collection import TORN_DOWN, USED, WORKER_OUTPUT_KEY, Collector, FixtureWatch, Tag
+from .collection import TORN_DOWN, USED, WORKER_OUTPUT_KEY, Collector, FixtureWatch
 from .evidence import OutcomeTracker, decide_gate, evaluate
 from .model import ParityError, TestRecord, plural, utc_today
-from .summary import GATE_FAILED_EXIT, Line, render_summary
+from .summary import GATE_FAILED_EXIT, Line, gate_line, render_plan, render_summary
+from .tags import glob_hint
 
 if TYPE_CHECKING:
     from .model import Evidence, FlakyPolicy, GateResult, Registry
@@ -32,6 +34,22 @@ _PLAN_ONLY = (
     ("--setup-plan", "setupplan"),
     ("--setup-only", "setuponly"),
 )
+
+
+def _reason(report: pytest.TestReport) -> str:
+    """Why a report did not pass: the first line of its message, at most 200 characters."""
+    longrepr = report.longrepr
+    if hasattr(report, "wasxfail"):
+        text = f"{'xfailed' if report.skipped else 'xpassed'}: {report.wasxfail}".rstrip(": ")
+    elif isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: why")
+        text = str(longrepr[2]).removeprefix("Skipped: ")
+    else:  # a failure: the exception's message, as pytest's short summary shows it
+        crash = getattr(longrepr, "reprcrash", None)
+        text = str(crash.message if crash is not None else longrepr or "")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if report.failed and report.when in ("setup", "teardown"):
+        first = f"error in {report.when}: {first}"
+    return first[:200]
 
 
 class Controller:
@@ -59,7 +77,7 @@ class Controller:
         self.per_worker = config.getoption("dist", "no") == "each"
         #: what pytest-xdist workers told: the tests selected, and tags (workers collect alike)
         self.xdist_selected: set[str] = set()
-        self.xdist_tagged: dict[str, Tag] | None = None
+        self.xdist_tagged: dict[str, TestRecord] | None = None
         self.xdist_crashed = 0
         #: waivers are judged on the date the run started, before any conftest could patch
         #: the clock (a frozen clock leaked by a test suite must not keep a waiver alive)
@@ -73,7 +91,10 @@ class Controller:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         worker = getattr(report, "worker_id", "") if self.per_worker else ""
         xfail = hasattr(report, "wasxfail")
-        self.tracker.add(report.nodeid, report.when, report.outcome, xfail=xfail, worker=worker)
+        reason = "" if report.passed and not xfail else _reason(report)
+        self.tracker.add(
+            report.nodeid, report.when, report.outcome, xfail=xfail, worker=worker, reason=reason
+        )
         self.tracker.used(report.nodeid, getattr(report, USED, []), worker)
         clean = report.outcome == "passed" and not xfail
         self.tracker.torn_down(getattr(report, TORN_DOWN, []), clean=clean)
@@ -106,7 +127,7 @@ class Controller:
                 self.stopped = (
                     "a pytest-xdist worker read a different registry (it changed during the run)"
                 )
-            self.xdist_tagged = {nodeid: (tuple(i), tuple(m)) for nodeid, (i, m) in data["tagged"]}
+            self.xdist_tagged = {row[0]: TestRecord(*row) for row in data["tagged"]}
 
     def _xdist_gave_up(self) -> bool:
         """pytest-xdist replaces a crashed worker until more have crashed than
@@ -182,10 +203,10 @@ class Controller:
             self.tracker.torn_down(self.fixtures.torn_down, clean=True)
         else:
             tagged, selected = self.xdist_tagged or {}, sorted(self.xdist_selected)
-        records = {
-            nodeid: TestRecord(nodeid, self.tracker.outcome(nodeid), invariants, milestones)
-            for nodeid, (invariants, milestones) in tagged.items()
-        }
+        records = {}
+        for nodeid, record in tagged.items():
+            outcome, reason = self.tracker.result(nodeid)
+            records[nodeid] = dataclasses.replace(record, outcome=outcome, reason=reason)
         evidence = evaluate(
             self.registry,
             records,
@@ -215,10 +236,24 @@ class Controller:
         if self.evidence is None:  # a mode that runs no test
             return
         terminalreporter.write_sep("=", "parity")
-        lines = render_summary(self.evidence, self.gate_result, self.config.get_verbosity())
+        verbosity = self.config.get_verbosity()
+        if self.config.option.collectonly:
+            lines = render_plan(self.evidence, self.collector.by_glob, verbosity)
+            lines.append(gate_line(self.gate_result))
+        else:
+            hints = {
+                glob: glob_hint(glob, self.collector.collected_ids)
+                for _, glob in self.evidence.stale_globs
+            }
+            lines = render_summary(self.evidence, self.gate_result, verbosity, glob_hints=hints)
         if self.report_error is not None:
             lines.insert(-1, Line(f"ERROR: parity report not written: {self.report_error}", "red"))
         elif self.report is not None:
             lines.insert(-1, Line(f"parity report: {self.report}"))  # the gate line stays last
         for line in lines:
             terminalreporter.write_line(line.text, **({line.color: True} if line.color else {}))
+        gate = self.gate_result
+        if gate is not None and not gate.passed:
+            # pytest's last line counts it: "5 passed, 1 parity gate failed", never green
+            verdict = "not evaluated" if gate.not_evaluated is not None else "failed"
+            terminalreporter.stats.setdefault(f"parity gate {verdict}", []).append(gate)

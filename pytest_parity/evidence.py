@@ -21,6 +21,7 @@ from .model import (
     Registry,
     Status,
     TestRecord,
+    grouped,
     plural,
     utc_today,
     worst_outcome,
@@ -28,7 +29,7 @@ from .model import (
 from .tags import stale_globs
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
 #: how many test names a one-line reason lists before "and N more"
 _REASON_NAMES = 5
@@ -75,6 +76,8 @@ class OutcomeTracker:
     def __init__(self) -> None:
         #: per worker key, per node ID, the bits its reports set
         self._states: dict[str, dict[str, int]] = {"": {}}
+        #: why a test failed or was skipped, per (worker key, node ID)
+        self._reasons: dict[tuple[str, str], str] = {}
         #: per shared fixture instance, the (worker key, node ID) of the tests that used it
         self._users: dict[str, list[tuple[str, str]]] = {}
         #: per (worker key, node ID), the shared fixture instances not torn down yet
@@ -83,22 +86,35 @@ class OutcomeTracker:
         self._gone: dict[str, bool] = {}
 
     def add(
-        self, nodeid: str, when: str, outcome: str, *, xfail: bool = False, worker: str = ""
+        self,
+        nodeid: str,
+        when: str,
+        outcome: str,
+        *,
+        xfail: bool = False,
+        worker: str = "",
+        reason: str = "",
     ) -> None:
-        """Fold one report; ``xfail``: it carries ``wasxfail`` (an xfail or an xpass)."""
+        """Fold one report; ``xfail``: it carries ``wasxfail`` (an xfail or an xpass);
+        ``reason``: the first line of its skip or failure message."""
         states = self._states.setdefault(worker, {})
         state = states.get(nodeid, 0)
         if outcome == "rerun":  # the attempt starts afresh
             states[nodeid] = _RERUN
+            self._reasons.pop((worker, nodeid), None)
         elif outcome == "passed" and not xfail:
             states[nodeid] = state | _PHASE.get(when, 0)
         elif outcome in ("passed", "skipped"):  # a non-strict xpass never proves
+            if not state & (_FAILED | _SKIPPED):
+                self._reasons[worker, nodeid] = reason
             states[nodeid] = state | _SKIPPED
         else:  # failed, or an outcome we do not know: it cannot prove anything
+            if not state & _FAILED:
+                self._reasons[worker, nodeid] = reason
             states[nodeid] = state | _FAILED
 
     def used(self, nodeid: str, fixtures: list[str], worker: str = "") -> None:
-        """The test used these shared fixture instances."""
+        """The test used these shared fixture instances (named ``...:<fixture name>``)."""
         for fixture in fixtures:
             self._users.setdefault(fixture, []).append((worker, nodeid))
             self._pending.setdefault((worker, nodeid), set()).add(fixture)
@@ -112,29 +128,58 @@ class OutcomeTracker:
             for worker, nodeid in self._users.pop(fixture, []):
                 self._pending[worker, nodeid].discard(fixture)
                 if not clean:
-                    states = self._states.setdefault(worker, {})
-                    states[nodeid] = states.get(nodeid, 0) | _FAILED
+                    name = fixture.rpartition(":")[2]
+                    self._fail(worker, nodeid, f"shared fixture '{name}' failed in teardown")
+
+    def _fail(self, worker: str, nodeid: str, reason: str) -> None:
+        states = self._states.setdefault(worker, {})
+        if not states.get(nodeid, 0) & _FAILED:
+            self._reasons[worker, nodeid] = reason
+        states[nodeid] = states.get(nodeid, 0) | _FAILED
 
     def reached(self) -> set[str]:
         """The node IDs that any report was seen for."""
         return {nodeid for states in self._states.values() for nodeid in states}
 
-    def outcome(self, nodeid: str) -> Outcome:
-        """The outcome of one test (the worst over workers); ``not-run`` if unseen."""
+    def result(self, nodeid: str) -> tuple[Outcome, str]:
+        """The outcome of one test (the worst over workers; ``not-run`` if unseen) and why,
+        for a test that failed or was skipped."""
         outcome: Outcome = "not-run"
+        reason = ""
         for worker, states in self._states.items():
+            for fixture in sorted(self._pending.get((worker, nodeid), ())):
+                name = fixture.rpartition(":")[2]
+                self._fail(worker, nodeid, f"shared fixture '{name}' was never torn down")
             state = states.get(nodeid)
-            if state is not None and self._pending.get((worker, nodeid)):
-                state |= _FAILED  # a shared fixture it used was never torn down
-            outcome = worst_outcome(outcome, _outcome(state))
-        return outcome
+            worst = worst_outcome(outcome, _outcome(state))
+            if worst != outcome:
+                outcome, reason = worst, self._reasons.get((worker, nodeid), "")
+        return outcome, reason if outcome in ("failed", "skipped") else ""
+
+    def outcome(self, nodeid: str) -> Outcome:
+        return self.result(nodeid)[0]
 
 
-def _names(records: Sequence[TestRecord]) -> str:
-    shown = ", ".join(r.nodeid for r in records[:_REASON_NAMES])
-    if len(records) > _REASON_NAMES:
-        shown += f" and {len(records) - _REASON_NAMES} more"
-    return shown
+#: a waiver this close to its end date gets a warning
+_WAIVER_WARNING = dt.timedelta(days=14)
+_WORDS = {
+    "failed": "failed",
+    "flaky": "flaky",
+    "skipped": "skipped",
+    "not-run": "not run (deselected or never reached)",
+}
+
+
+def _which(records: list[TestRecord], tests: list[TestRecord]) -> str:
+    """``N tests <outcome> (<reason>): <names>`` for records of one outcome; parametrized
+    instances are grouped, the shared reason is shown, at most 5 names are."""
+    names = grouped(records, tests)
+    shown = ", ".join(names[:_REASON_NAMES])
+    if len(names) > _REASON_NAMES:
+        shown += f" and {len(names) - _REASON_NAMES} more"
+    reasons = {rec.reason for rec in records}
+    why = f" ({reasons.pop()})" if len(reasons) == 1 and "" not in reasons else ""
+    return f"{plural(len(records), 'test')} {_WORDS[records[0].outcome]}{why}: {shown}"
 
 
 def _judge(
@@ -146,21 +191,18 @@ def _judge(
     expired_note = (
         f"; waiver expired on {waiver.until} ({waiver.reason})" if waiver and expired else ""
     )
-    failed = [t for t in tests if t.outcome == "failed"]
-    flaky_tests = [t for t in tests if t.outcome == "flaky"]
-    passing = [
-        t for t in tests if t.outcome == "passed" or (t.outcome == "flaky" and flaky == "allow")
-    ]
+    by_outcome: dict[str, list[TestRecord]] = {}
+    for test in tests:
+        by_outcome.setdefault(test.outcome, []).append(test)
+    flaky_tests = by_outcome.get("flaky", [])
+    passing = by_outcome.get("passed", []) + (flaky_tests if flaky == "allow" else [])
     status: Status
-    if failed or (flaky_tests and flaky == "fail"):
+    if "failed" in by_outcome or (flaky_tests and flaky == "fail"):
         status = "failed"
-        parts = []
-        if failed:
-            parts.append(f"{plural(len(failed), 'test')} failed: {_names(failed)}")
+        parts = [_which(by_outcome["failed"], tests)] if "failed" in by_outcome else []
         if flaky_tests and flaky == "fail":
             parts.append(
-                f"{plural(len(flaky_tests), 'flaky test')} (passed only on rerun; "
-                f"--parity-flaky=fail): {_names(flaky_tests)}"
+                f"{_which(flaky_tests, tests)} (passed only on a rerun; --parity-flaky=fail)"
             )
         reason = "; ".join(parts)
     elif len(passing) >= inv.min_tests:
@@ -178,17 +220,20 @@ def _judge(
         reason = "no collected test names it" + expired_note
     else:
         status = "not-run"
-        others = [t for t in tests if t.outcome in ("skipped", "not-run")]
-        detail = ", ".join(
-            f"{plural(n, 'test')} {outcome}"
-            for outcome in ("skipped", "not-run")
-            if (n := sum(1 for t in others if t.outcome == outcome))
-        )
-        needed = plural(inv.min_tests, "passing test")
-        reason = (
-            f"{len(passing)} of the {needed} it needs ({detail}: {_names(others)}){expired_note}"
-        )
-    return InvariantResult(inv, status, reason, tuple(tests), expired)
+        parts = [_which(by_outcome[o], tests) for o in ("skipped", "not-run") if o in by_outcome]
+        if passing or inv.min_tests > 1:
+            parts.insert(
+                0, f"{len(passing)} of the {plural(inv.min_tests, 'passing test')} it needs"
+            )
+        reason = "; ".join(parts) + expired_note
+    note = ""
+    if waiver is not None and not expired and status == "proven":
+        note = f"proven anyway: the waiver ({waiver.reason}, until {waiver.until}) can go"
+    elif waiver is not None and not expired and waiver.until - today < _WAIVER_WARNING:
+        days = (waiver.until - today).days
+        when = "today" if days == 0 else f"in {plural(days, 'day')}"
+        note = f"the waiver expires on {waiver.until} ({when})"
+    return InvariantResult(inv, status, reason, tuple(tests), expired, note)
 
 
 def evaluate(

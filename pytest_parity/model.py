@@ -6,17 +6,19 @@ registry -> tagged tests (TestRecord) -> evidence (InvariantResult) -> gate / re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import hashlib
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 Outcome = Literal["passed", "failed", "skipped", "flaky", "not-run"]
 """What one test (one node ID) did in the run.
@@ -67,6 +69,27 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
     if len(found) > 1:
         found[-2:] = [f"{found[-2]} or {found[-1]}"]
     return f" (did you mean {', '.join(found)}?)" if found else ""
+
+
+def function_of(nodeid: str) -> str:
+    """The node ID without its parameters: ``t.py::test_y[1-a]`` -> ``t.py::test_y``."""
+    head, sep, last = nodeid.rpartition("::")
+    return head + sep + last.partition("[")[0]
+
+
+def grouped(selected: Sequence[TestRecord], among: Sequence[TestRecord]) -> list[str]:
+    """Node IDs for people: several parametrized instances of one test function in
+    ``selected`` become one ``path::test[*] (k of n)``, with n counted in ``among``."""
+    counts = Counter(function_of(rec.nodeid) for rec in among)
+    picked = Counter(function_of(rec.nodeid) for rec in selected)
+    names: dict[str, None] = {}
+    for rec in selected:
+        function = function_of(rec.nodeid)
+        if picked[function] > 1:
+            names[f"{function}[*] ({picked[function]} of {counts[function]})"] = None
+        else:
+            names[rec.nodeid] = None
+    return list(names)
 
 
 def plural(n: int, word: str) -> str:
@@ -134,6 +157,18 @@ class Invariant:
     min_tests: int = 1
     tests: tuple[str, ...] = ()
     waiver: Waiver | None = None
+    #: the line of its declaration in the registry file, when known (not a declared value)
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def content_sha256(self) -> str:
+        """Hash of what it declares besides its ID and milestone: title, ``min_tests``,
+        ``tests`` and waiver (a move to another milestone is not a redefinition)."""
+        waiver = (
+            None if self.waiver is None else [self.waiver.reason, self.waiver.until.isoformat()]
+        )
+        content = [self.title, self.min_tests, list(self.tests), waiver]
+        return hashlib.sha256(json.dumps(content, ensure_ascii=True).encode()).hexdigest()
 
 
 @dataclass
@@ -214,6 +249,11 @@ class TestRecord:
     outcome: Outcome
     invariants: tuple[str, ...] = ()
     milestones: tuple[str, ...] = ()
+    #: why it did not pass: the first line of its skip or failure message (short)
+    reason: str = ""
+    #: where the test is defined (pytest's ``item.location``), when known
+    file: str | None = None
+    line: int | None = None
 
 
 def merge_records(groups: list[list[TestRecord]]) -> dict[str, TestRecord]:
@@ -223,11 +263,13 @@ def merge_records(groups: list[list[TestRecord]]) -> dict[str, TestRecord]:
         for rec in group:
             old = merged.get(rec.nodeid)
             if old is not None:
-                rec = TestRecord(
-                    rec.nodeid,
-                    worst_outcome(old.outcome, rec.outcome),
-                    tuple(sorted({*old.invariants, *rec.invariants})),
-                    tuple(sorted({*old.milestones, *rec.milestones})),
+                worst = rec if worst_outcome(old.outcome, rec.outcome) == rec.outcome else old
+                rec = dataclasses.replace(
+                    worst,
+                    invariants=tuple(sorted({*old.invariants, *rec.invariants})),
+                    milestones=tuple(sorted({*old.milestones, *rec.milestones})),
+                    file=old.file or rec.file,
+                    line=old.line or rec.line,
                 )
             merged[rec.nodeid] = rec
     return merged
@@ -242,6 +284,8 @@ class InvariantResult:
     tests: tuple[TestRecord, ...] = ()
     #: the invariant had a waiver whose ``until`` date has passed
     waiver_expired: bool = False
+    #: something to do about its waiver: it can go (proven anyway), or it expires soon
+    waiver_note: str = ""
 
     @property
     def proving(self) -> tuple[TestRecord, ...]:

@@ -62,7 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "SCOPE",
             None,
             "fail the run unless every invariant in scope is proven or waived. SCOPE is "
-            "'all' or a milestone M (every milestone up to and including M). Ini: parity_gate.",
+            "'all', a milestone M (every milestone up to and including M), or 'none' (no "
+            "gate, also when the ini sets one). Ini: parity_gate.",
         ),
         (
             "report",
@@ -80,9 +81,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ),
     ]
     for name, metavar, kind, help_text in options:
-        group.addoption(
-            f"--parity-{name}", dest=f"parity_{name}", metavar=metavar, type=kind, help=help_text
-        )
+        # --parity-gate without a value is an error that lists the scopes, not argparse's
+        extra = {"nargs": "?", "const": ""} if name == "gate" else {}
+        flag, dest = f"--parity-{name}", f"parity_{name}"
+        group.addoption(flag, dest=dest, metavar=metavar, type=kind, help=help_text, **extra)
         parser.addini(f"parity_{name}", help_text)
 
 
@@ -142,6 +144,11 @@ def _active(config: pytest.Config, path: Path) -> list[object]:
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: it only collects and runs
         return [collector, FixtureWatch(config)]
     gate = _setting(config, "parity_gate")
+    if gate == "":
+        scopes = ", ".join(["all", *registry.milestone_ids(), "none"])
+        raise ParityError(f"--parity-gate needs a SCOPE, one of: {scopes}")
+    if gate == "none":
+        gate = None
     if gate is not None:
         registry.scope(gate)  # validates: 'all' or a declared milestone
     flaky: FlakyPolicy = config.getoption("parity_flaky") or "fail"
@@ -171,12 +178,13 @@ def _active(config: pytest.Config, path: Path) -> list[object]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests' invariants and milestones as keywords, for ``-k``.
+    """Keywords for ``-k`` and ``parity`` markers for ``-m`` (see ``prepare_selection``).
 
     A plain hook of this module, so it runs after the conftests' own (they may add
-    ``parity`` markers) and before pytest deselects by ``-k``. Only ``-k`` reads them.
+    ``parity`` markers) and before pytest deselects by ``-k`` and ``-m``, the only ones
+    that read them.
     """
-    if config.getoption("keyword"):
-        for plugin in config.stash.get(_PLUGINS_KEY, []):
-            if isinstance(plugin, Collector):
-                plugin.add_keywords(items)
+    keywords, marks = bool(config.getoption("keyword")), bool(config.getoption("markexpr"))
+    for plugin in config.stash.get(_PLUGINS_KEY, []):
+        if isinstance(plugin, Collector) and (keywords or marks):
+            plugin.prepare_selection(items, keywords, marks)

@@ -27,10 +27,12 @@ from .report import (
     P_GATE,
     P_GATE_RESULT,
     P_INCOMPLETE,
+    P_INVARIANTS,
     P_REGISTRY,
     P_SHA,
     P_TAGS_LOST,
     P_TEST,
+    P_TESTS,
     P_TITLE,
     P_VERSION,
 )
@@ -96,7 +98,8 @@ class _Properties:
         if value is None:
             raise _Refused(f"corrupt evidence report: property {name} has no value")
         if self.suites > 1:  # later suites repeat the first one's provenance, and only that
-            if name != P_TITLE and (name in (P_TEST, P_REGISTRY) or self.single.get(name) != value):
+            first_only = (P_TEST, P_TESTS, P_REGISTRY, P_INVARIANTS)
+            if name != P_TITLE and (name in first_only or self.single.get(name) != value):
                 raise _Refused(
                     f"corrupt evidence report: its suites disagree on {name} (several reports "
                     "joined into one file by a JUnit tool? merge them with `pytest-parity merge`)"
@@ -157,29 +160,52 @@ def _json(path: str, what: str, text: str) -> Any:
         raise _corrupt(path, f"{what} is not valid JSON: {_short(text)}") from None
 
 
-def _records(path: str, registry: Registry, values: list[str]) -> tuple[TestRecord, ...]:
-    milestones = registry.milestone_ids()
-    records: dict[str, TestRecord] = {}
-    for number, text in enumerate(values, 1):
+_V1_SHAPE = "[nodeid, outcome, [invariants], [milestones]]"
+_V2_KEYS = ("nodeid", "outcome", "invariants", "milestones", "reason", "file", "line")
+
+
+def _entries(path: str, found: _Properties) -> list[tuple[str, str, object]]:
+    """(label, expected shape, entry) of every test record, in either format."""
+    if P_TESTS in found.single:  # format 2: one JSON array of objects
+        entries = _json(path, P_TESTS, found.single[P_TESTS])
+        if not isinstance(entries, list):
+            raise _corrupt(path, f"{P_TESTS} is not a JSON array")
+        shape = "an object with " + ", ".join(_V2_KEYS)
+        return [(f"{P_TESTS}[{index}]", shape, entry) for index, entry in enumerate(entries)]
+    records: list[tuple[str, str, object]] = []  # format 1: a parity.test property per test
+    for number, text in enumerate(found.tests, 1):
         what = f"{P_TEST} #{number}"
         data = _json(path, what, text)
+        if not (isinstance(data, list) and len(data) == 4):
+            raise _corrupt(path, f"{what} is not {_V1_SHAPE}: {_short(text)}")
+        records.append((what, _V1_SHAPE, dict(zip(_V2_KEYS, data, strict=False))))
+    return records
+
+
+def _records(path: str, registry: Registry, found: _Properties) -> tuple[TestRecord, ...]:
+    milestones = registry.milestone_ids()
+    records: dict[str, TestRecord] = {}
+    for what, shape, entry in _entries(path, found):
+        data = entry if isinstance(entry, dict) else {}
+        nodeid, outcome = data.get("nodeid"), data.get("outcome")
+        ids, tagged = data.get("invariants"), data.get("milestones")
+        reason, file, line = data.get("reason", ""), data.get("file"), data.get("line")
         if not (
-            isinstance(data, list)
-            and len(data) == 4
-            and isinstance(data[0], str)
-            and data[0]
-            and isinstance(data[1], str)
-            and all(
-                isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in data[2:]
-            )
+            data.keys() <= set(_V2_KEYS)
+            and isinstance(nodeid, str)
+            and nodeid
+            and isinstance(outcome, str)
+            and isinstance(ids, list)
+            and isinstance(tagged, list)
+            and all(isinstance(i, str) for i in [*ids, *tagged])
+            and isinstance(reason, str)
+            and (file is None or isinstance(file, str))
+            and (line is None or type(line) is int)
         ):
-            raise _corrupt(
-                path, f"{what} is not [nodeid, outcome, [invariants], [milestones]]: {_short(text)}"
-            )
-        nodeid, outcome, invariants, tagged = data
+            raise _corrupt(path, f"{what} is not {shape}: {_short(entry)}")
         if outcome not in OUTCOMES:
             raise _corrupt(path, f"{what} ({nodeid}): unknown outcome {_short(outcome)}")
-        for ident in invariants:
+        for ident in ids:
             if ident not in registry.invariants:
                 raise _corrupt(path, f"{what} ({nodeid}): undeclared invariant {_short(ident)}")
         for ident in tagged:
@@ -187,8 +213,25 @@ def _records(path: str, registry: Registry, values: list[str]) -> tuple[TestReco
                 raise _corrupt(path, f"{what} ({nodeid}): undeclared milestone {_short(ident)}")
         if nodeid in records:
             raise _corrupt(path, f"{what}: test {nodeid} appears twice")
-        records[nodeid] = TestRecord(nodeid, outcome, tuple(invariants), tuple(tagged))
+        records[nodeid] = TestRecord(nodeid, outcome, tuple(ids), tuple(tagged), reason, file, line)
     return tuple(records[nodeid] for nodeid in sorted(records))
+
+
+def _with_lines(path: str, registry: Registry, found: _Properties) -> Registry:
+    """The registry with each invariant's declaration line, as format 2 records them."""
+    if P_INVARIANTS not in found.single:
+        return registry
+    data = _json(path, P_INVARIANTS, found.single[P_INVARIANTS])
+    lines = {
+        inv_id: meta.get("line")
+        for inv_id, meta in (data.items() if isinstance(data, dict) else ())
+        if isinstance(meta, dict) and type(meta.get("line")) is int
+    }
+    invariants = {
+        inv_id: dataclasses.replace(inv, line=lines.get(inv_id))
+        for inv_id, inv in registry.invariants.items()
+    }
+    return dataclasses.replace(registry, invariants=invariants)
 
 
 @functools.lru_cache(maxsize=4)
@@ -227,7 +270,7 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         except (ValueError, LookupError) as exc:  # e.g. an unknown encoding declaration
             raise ParityError(f"{name}: cannot parse as XML: {exc}") from None
     props = found.single
-    if not props and not found.tests:
+    if not props and not found.tests:  # format 1 reports put tests in parity.test
         raise ParityError(
             f"{name}: not a pytest-parity evidence report (no parity.* properties in its "
             "first <testsuite>; a plain pytest --junitxml file?)"
@@ -245,7 +288,7 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
             f"the embedded registry does not match its sha256 "
             f"(stored {_short(props[P_SHA])}, computed {sha256})",
         )
-    registry = dataclasses.replace(registry, source=name)
+    registry = _with_lines(name, dataclasses.replace(registry, source=name), found)
     if props[P_FLAKY] not in FLAKY_POLICIES:
         raise _corrupt(name, f"{P_FLAKY} is {_short(props[P_FLAKY])}, not one of {FLAKY_POLICIES}")
     if props[P_GATE_RESULT] not in _GATE_RESULTS:
@@ -254,7 +297,7 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         path=name,
         registry=registry,
         registry_sha256=props[P_SHA],
-        records=_records(name, registry, found.tests),
+        records=_records(name, registry, found),
         flaky="allow" if props[P_FLAKY] == "allow" else "fail",
         gate=None if props[P_GATE_RESULT] == "none" else props[P_GATE],
         version=props[P_VERSION],

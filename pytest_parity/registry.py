@@ -9,6 +9,7 @@ One checker (:mod:`.schema`) validates a registry read from TOML, one that
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -139,17 +140,36 @@ def load_registry(path: Path) -> Registry:
     For a file named ``pyproject.toml`` the registry is its ``[tool.parity]`` table (key
     paths in messages start with ``tool.parity.``); for any other file, the whole document.
     """
-    doc = _parse(path, _read(path))
+    text = _read(path)
+    doc = _parse(path, text)
     if path.name != "pyproject.toml":
-        return Checker(str(path)).registry(doc)
-    tool = doc.get("tool")
-    if not isinstance(tool, dict) or "parity" not in tool:
-        raise ParityError(
-            f"{path}: no [tool.parity] table: "
-            "this pyproject.toml declares no pytest-parity registry"
-        )
-    checker = Checker(str(path), ("tool", "parity"))
-    return checker.registry(checker.table(tool["parity"], (), "a table"))
+        registry = Checker(str(path)).registry(doc)
+    else:
+        tool = doc.get("tool")
+        if not isinstance(tool, dict) or "parity" not in tool:
+            raise ParityError(
+                f"{path}: no [tool.parity] table: "
+                "this pyproject.toml declares no pytest-parity registry"
+            )
+        checker = Checker(str(path), ("tool", "parity"))
+        registry = checker.registry(checker.table(tool["parity"], (), "a table"))
+    lines = text.splitlines()
+    for inv in list(registry.invariants.values()):
+        line = _declaration_line(lines, inv.id)
+        registry.invariants[inv.id] = dataclasses.replace(inv, line=line)
+    return registry
+
+
+def _declaration_line(lines: list[str], inv_id: str) -> int | None:
+    """The line (1-based) where a TOML text declares the invariant: its table header
+    (``[invariants.ID]``, ``[tool.parity.invariants."ID"]``) or its key (``ID = {...}``
+    in an ``[invariants]`` table, ``invariants.ID.title = ...``)."""
+    key = "|".join(re.escape(spelled) for spelled in (inv_id, f'"{inv_id}"', f"'{inv_id}'"))
+    declaration = re.compile(
+        rf"^\s*(?:\[\s*(?:[\w.\s]*\.)?invariants\s*\.\s*(?:{key})\s*\]"
+        rf"|(?:invariants\s*\.\s*)?(?:{key})\s*[.=])"
+    )
+    return next((n for n, line in enumerate(lines, 1) if declaration.match(line)), None)
 
 
 def check_registry(registry: Registry) -> Registry:

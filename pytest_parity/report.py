@@ -32,16 +32,22 @@ from junitparser import (
 
 from . import __version__
 from .files import atomic_output
-from .model import report_timestamp, visible
+from .model import function_of, grouped, report_timestamp, visible
+from .summary import gate_line
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Sequence
 
     from .model import Evidence, GateResult, InvariantResult, TestRecord
 
 __all__ = ["build_report", "write_report", "xml_safe"]
 
-# The properties every suite carries, and (registry, tests) those only the first carries.
+#: the version of the machine-readable part (1: one ``parity.test`` per test; 2: below)
+FORMAT = "2"
+
+# The properties every suite carries, and (registry, invariants, tests) those only the
+# first one carries.
+P_FORMAT = "parity.format"
 P_VERSION = "parity.version"
 P_SHA = "parity.registry.sha256"
 P_GATE = "parity.gate"
@@ -52,6 +58,9 @@ P_TITLE = "parity.milestone.title"
 P_INCOMPLETE = "parity.incomplete"
 P_TAGS_LOST = "parity.tags-lost"
 P_REGISTRY = "parity.registry"
+P_INVARIANTS = "parity.invariants"
+P_TESTS = "parity.tests"
+#: format 1's one property per test, ``[nodeid, outcome, [invariants], [milestones]]``
 P_TEST = "parity.test"
 
 #: characters XML 1.0 does not allow anywhere, not even as character references (in a
@@ -67,28 +76,52 @@ def xml_safe(text: str) -> str:
     return _FORBIDDEN.sub(visible, text)
 
 
-def _test_lines(records: Iterable[TestRecord]) -> list[str]:
-    return [f"  {rec.outcome:<8}{rec.nodeid}" for rec in records]
+def _test_data(rec: TestRecord) -> dict[str, Any]:
+    return {
+        "nodeid": rec.nodeid,
+        "outcome": rec.outcome,
+        "invariants": list(rec.invariants),
+        "milestones": list(rec.milestones),
+        "reason": rec.reason,
+        "file": rec.file,
+        "line": rec.line,
+    }
 
 
-def _testcase(result: InvariantResult, classname: str) -> Any:
-    """The ``<testcase>`` of one invariant: passing when it is proven, ``<skipped>`` when
-    waived, ``<failure>`` otherwise; the text says why and lists the tests naming it."""
+def test_lines(records: Sequence[TestRecord], among: Sequence[TestRecord]) -> list[str]:
+    """``  <outcome>  <node ID>  (<reason>)`` per test, parametrized instances of one
+    function with the same outcome and reason grouped (``test_y[*] (3 of 5)``)."""
+    groups: dict[tuple[str, str, str], list[TestRecord]] = {}
+    for rec in records:
+        groups.setdefault((rec.outcome, function_of(rec.nodeid), rec.reason), []).append(rec)
+    lines = []
+    for (outcome, _, reason), members in groups.items():
+        for name in grouped(members, among):
+            lines.append(f"  {outcome:<8}{name}" + (f"  ({reason})" if reason else ""))
+    return lines
+
+
+def _testcase(result: InvariantResult, classname: str, gated: bool) -> Any:
+    """The ``<testcase>`` of one invariant: passing when it is proven, ``<failure>`` when
+    the gate fails on it, ``<skipped>`` otherwise (waived, or not gated); the text says
+    why and lists the tests naming it."""
     inv = result.invariant
     case: Any = TestCase(xml_safe(inv.id), classname)
     case.time = 0
+    tests = result.tests
     lines = [f"{inv.id}: {inv.title}", *([result.reason] if result.reason else [])]
     if inv.waiver is not None and result.waiver_expired:
         lines.append(f"waiver expired: {inv.waiver.reason} (until {inv.waiver.until})")
+    if result.waiver_note:
+        lines.append(f"note: {result.waiver_note}")
     if result.status == "proven":
         proving = result.proving
-        flaky = sum(1 for t in proving if t.outcome == "flaky")
-        if flaky:
-            lines.append(f"note: {flaky} flaky proof(s): passed only on a rerun")
-        lines += [f"proving tests ({len(proving)}):", *_test_lines(proving)]
-        others = [t for t in result.tests if t.outcome not in ("passed", "flaky")]
+        if any(t.outcome == "flaky" for t in proving):
+            lines.append("note: a proof marked flaky passed only on a rerun")
+        lines += [f"proving tests ({len(proving)}):", *test_lines(proving, tests)]
+        others = [t for t in tests if t.outcome not in ("passed", "flaky")]
         if others:
-            lines += [f"other tests naming it ({len(others)}):", *_test_lines(others)]
+            lines += [f"other tests naming it ({len(others)}):", *test_lines(others, tests)]
         case.append(SystemOut(xml_safe("\n".join(lines))))
         return case
     element: Skipped | Failure
@@ -99,27 +132,50 @@ def _testcase(result: InvariantResult, classname: str) -> Any:
             else f"{inv.waiver.reason} (until {inv.waiver.until})"
         )
         element = Skipped(xml_safe(f"waived: {why.removeprefix('waived: ')}"), "parity.waived")
-        if result.tests:
-            lines += [f"tests naming it ({len(result.tests)}):", *_test_lines(result.tests)]
     else:  # failed, missing, not-run; an expired waiver waives nothing and lands here
         message = result.reason or result.status
         if inv.waiver is not None and result.waiver_expired and "expired" not in message:
             message += f" (waiver expired on {inv.waiver.until})"
-        element = Failure(xml_safe(message), f"parity.{result.status}")
-        if result.tests:
-            # the tests that kept it from being proven first, then the passing ones
-            bad = [t for t in result.tests if t.outcome != "passed"]
-            good = [t for t in result.tests if t.outcome == "passed"]
-            lines.append(f"tests naming it ({len(result.tests)}, min_tests = {inv.min_tests}):")
-            lines += _test_lines(bad) + _test_lines(good)
+        if gated:
+            element = Failure(xml_safe(message), f"parity.{result.status}")
         else:
-            if not result.reason.startswith("no collected test names it"):
-                lines.append("no collected test names it")
-            if inv.tests:
-                lines.append("`tests` globs that matched nothing:")
-                lines += [f"  {glob}" for glob in inv.tests]
+            element = Skipped(xml_safe(f"not gated: {message}"), f"parity.{result.status}")
+        if not tests and not result.reason.startswith("no collected test names it"):
+            lines.append("no collected test names it")
+        if not tests and inv.tests:
+            lines += ["`tests` globs that matched nothing:", *(f"  {glob}" for glob in inv.tests)]
+    if tests:
+        # the tests that kept it from being proven first, then the passing ones
+        bad = [t for t in tests if t.outcome != "passed"]
+        good = [t for t in tests if t.outcome == "passed"]
+        lines.append(f"tests naming it ({len(tests)}, min_tests = {inv.min_tests}):")
+        lines += test_lines(bad, tests) + test_lines(good, tests)
     element.text = xml_safe("\n".join(lines))
     case.append(element)
+    return case
+
+
+def _gate_case(gate: GateResult) -> Any:
+    """The gate verdict as a test case of its own, so that the CI view agrees with it."""
+    case: Any = TestCase(xml_safe(gate.scope), "parity.gate")
+    case.time = 0
+    verdict = gate_line(gate).text
+    if gate.not_evaluated is not None:
+        case.append(Skipped(xml_safe(gate.not_evaluated), "parity.not-evaluated"))
+    elif gate.passed:
+        case.append(SystemOut(xml_safe(f"{verdict}: milestones {', '.join(gate.milestones)}")))
+    else:
+        lines = [
+            f"{r.invariant.id} [{r.invariant.milestone}] {r.status}: {r.reason}"
+            for r in gate.blocking
+        ]
+        lines += [
+            f"milestone {'/'.join(rec.milestones)} suite test {rec.outcome}: {rec.nodeid}"
+            for rec in gate.failed_suite_tests
+        ]
+        failure = Failure(xml_safe(verdict.partition("FAILED, ")[2]), "parity.gate")
+        failure.text = xml_safe("\n".join(lines))
+        case.append(failure)
     return case
 
 
@@ -130,6 +186,7 @@ def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.date
         timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
     stamp = timestamp.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
     common = [
+        (P_FORMAT, FORMAT),
         (P_VERSION, __version__),
         (P_SHA, registry.sha256()),
         (P_GATE, "none" if gate is None else gate.scope),
@@ -140,28 +197,41 @@ def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.date
     run = [(P_INCOMPLETE, evidence.incomplete)] if evidence.incomplete is not None else []
     if evidence.tags_lost:
         run.append((P_TAGS_LOST, "true"))
+    gated = set(gate.milestones) if gate is not None else set()
     root: Any = JUnitXml("pytest-parity")
     root.tests = root.failures = root.errors = 0
-    for index, milestone in enumerate(registry.milestones):
-        results = [r for r in evidence.results.values() if r.invariant.milestone == milestone.id]
-        suite: Any = TestSuite(xml_safe(f"parity.{milestone.id}"))
-        suite.tests = len(results)
-        suite.failures = sum(1 for r in results if r.status not in ("proven", "waived"))
-        suite.errors = 0
-        suite.skipped = sum(1 for r in results if r.status == "waived")
-        suite.time = 0
-        suite.timestamp = stamp
+    suites = [(f"parity.{m.id}", m.title) for m in registry.milestones]
+    for index, (name, title) in enumerate([*suites, *([("parity.gate", "")] if gate else [])]):
+        suite: Any = TestSuite(xml_safe(name))
         properties: Any = Properties()  # type: ignore[no-untyped-call]
-        for name, value in [*common, (P_TITLE, milestone.title), *run]:
-            properties.append(Property(name, xml_safe(value)))
+        extra = [] if name == "parity.gate" else [(P_TITLE, title)]
+        for key, value in [*common, *extra, *run]:
+            properties.append(Property(key, xml_safe(value)))
         if index == 0:
             properties.append(Property(P_REGISTRY, _json(registry.to_data())))
-            for _, rec in sorted(evidence.records.items()):
-                test = [rec.nodeid, rec.outcome, list(rec.invariants), list(rec.milestones)]
-                properties.append(Property(P_TEST, _json(test)))
+            invariants = {
+                inv.id: {"sha256": inv.content_sha256, "line": inv.line}
+                for inv in registry.invariants.values()
+            }
+            properties.append(Property(P_INVARIANTS, _json(invariants)))
+            tests = [_test_data(rec) for _, rec in sorted(evidence.records.items())]
+            properties.append(Property(P_TESTS, _json(tests)))
         suite.append(properties)
-        for result in results:
-            suite.append(_testcase(result, suite.name))
+        if name == "parity.gate":
+            assert gate is not None
+            cases = [_gate_case(gate)]
+        else:
+            milestone = registry.milestones[index].id
+            results = [r for r in evidence.results.values() if r.invariant.milestone == milestone]
+            cases = [_testcase(r, suite.name, milestone in gated) for r in results]
+        for case in cases:
+            suite.append(case)
+        suite.tests = len(cases)
+        suite.failures = sum(1 for c in cases for r in c if isinstance(r, Failure))
+        suite.errors = 0
+        suite.skipped = sum(1 for c in cases for r in c if isinstance(r, Skipped))
+        suite.time = 0
+        suite.timestamp = stamp
         root.append(suite)
         root.tests += suite.tests
         root.failures += suite.failures

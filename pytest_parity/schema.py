@@ -169,6 +169,10 @@ class Checker:
                 ident = self.required(table, "id", path, 'e.g. { id = "M1", title = "..." }')
                 title = self.string(table.get("title", ""), (*path, "title"), empty_ok=True)
                 milestone = Milestone(self.ident(ident, (*path, "id"), "milestone"), title.strip())
+            if milestone.id in ("all", "none"):
+                raise self.error(
+                    path, f"{milestone.id!r} cannot be a milestone ID: it is a gate scope word"
+                )
             if milestone.id in [m.id for m in out]:
                 raise self.error(path, f"milestone {milestone.id!r} is declared twice")
             out.append(milestone)

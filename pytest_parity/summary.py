@@ -1,4 +1,9 @@
-"""The parity summary: what pytest prints at the end of a run, and ``pytest-parity check``."""
+"""The parity summary: what pytest prints at the end of a run, and ``pytest-parity check``.
+
+Quiet unless something matters: counts per milestone, every failed invariant (a broken
+proof is always news), what the gate is blocked by, and one hint line for the rest.
+``-q`` keeps only what fails and the gate; ``-v`` lists every invariant with its tests.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .evidence import status_counts
-from .model import STATUSES, plural, visible
+from .model import STATUSES, grouped, plural, visible
 
 if TYPE_CHECKING:
-    from .model import Evidence, GateResult
+    from collections.abc import Mapping
+
+    from .model import Evidence, GateResult, InvariantResult
 
 #: the exit code of a run whose tests passed but whose parity gate failed (or could not
 #: be evaluated)
@@ -21,7 +28,7 @@ GATE_FAILED_EXIT = 8
 _UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 _LABEL = {"failed": "FAILED", "missing": "MISSING", "not-run": "NOT-RUN", "waived": "WAIVED"}
-_COLOR = {"failed": "red", "missing": "red", "not-run": "red", "waived": "yellow", "proven": None}
+_COLOR = {"failed": "red", "missing": "red", "not-run": "red", "waived": "yellow"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +46,7 @@ def _line(text: str, color: str | None = None) -> Line:
 def gate_line(gate: GateResult | None) -> Line:
     if gate is None:
         return _line("parity gate: off (use --parity-gate SCOPE to enforce)")
-    where = f"parity gate ({gate.scope}: {', '.join(gate.milestones)})"
+    where = f"parity gate ({gate.scope})"
     if gate.not_evaluated is not None:
         return _line(f"{where}: NOT EVALUATED, {gate.not_evaluated}", "yellow")
     if gate.passed:
@@ -52,21 +59,44 @@ def gate_line(gate: GateResult | None) -> Line:
     return _line(f"{where}: FAILED, {', '.join(problems)}", "red")
 
 
-def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int = 0) -> list[Line]:
-    """The lines of the parity summary.
+def _status_line(result: InvariantResult, text: str) -> Line:
+    inv = result.invariant
+    return _line(
+        f"{_LABEL[result.status]:<7} {inv.id} [{inv.milestone}]: {text}", _COLOR[result.status]
+    )
 
-    Always: one line per invariant that is not proven (status and why), and the gate line
-    last. Default verbosity adds the registry and the counts per milestone; ``-v`` adds
-    every proven invariant with the tests that proved it; ``-q`` (verbosity < 0) keeps
-    only what is not proven.
-    """
+
+def _stale(evidence: Evidence, inv_id: str, glob: str, hint: str = "") -> Line:
+    milestone = evidence.registry.invariants[inv_id].milestone
+    text = f"STALE   {inv_id} [{milestone}]: `tests` glob {glob!r} matches no collected test"
+    return _line(text + hint, "yellow")
+
+
+def _tests(result: InvariantResult) -> list[Line]:
+    return [
+        _line(f"    {t.outcome:<7} {t.nodeid}" + (f"  ({t.reason})" if t.reason else ""))
+        for t in result.tests
+    ]
+
+
+def render_summary(
+    evidence: Evidence,
+    gate: GateResult | None,
+    verbosity: int = 0,
+    *,
+    source: str | None = None,
+    glob_hints: Mapping[str, str] | None = None,
+) -> list[Line]:
+    """The lines of the parity summary; ``source`` names the registry (default: its
+    path), ``glob_hints`` what a stale ``tests`` glob may have meant."""
     registry = evidence.registry
     lines: list[Line] = []
     if verbosity >= 0:
+        n_inv, n_ms = len(registry.invariants), len(registry.milestones)
         lines.append(
             _line(
-                f"registry {registry.source}: {plural(len(registry.invariants), 'invariant')} "
-                f"in {plural(len(registry.milestones), 'milestone')}"
+                f"registry {source or registry.source}: {plural(n_inv, 'invariant')} in "
+                f"{plural(n_ms, 'milestone')}"
             )
         )
         for milestone, counts in zip(
@@ -75,58 +105,103 @@ def render_summary(evidence: Evidence, gate: GateResult | None, verbosity: int =
             parts = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
             title = f" ({milestone.title})" if milestone.title else ""
             lines.append(_line(f"{milestone.id}{title}: {parts or 'no invariants'}"))
-    flaky = [rec.nodeid for rec in evidence.records.values() if rec.outcome == "flaky"]
-    flaky_proofs = {
-        i for rec in evidence.records.values() if rec.outcome == "flaky" for i in rec.invariants
-    }
+    in_scope = set(gate.milestones) if gate is not None else set()
+    flaky = [rec for rec in evidence.records.values() if rec.outcome == "flaky"]
+    flaky_ids = {inv_id for rec in flaky for inv_id in rec.invariants}
+    hidden = 0
     for result in evidence.results.values():
         inv = result.invariant
-        where = f"{inv.id} [{inv.milestone}]"
-        if result.status == "proven":
-            flag = " [flaky]" if inv.id in flaky_proofs else ""
-            if verbosity > 0:
-                lines.append(_line(f"PROVEN  {where}{flag}: {inv.title}"))
-                lines.extend(_line(f"    {t.outcome:<7} {t.nodeid}") for t in result.tests)
-            elif flag:
-                lines.append(_line(f"PROVEN  {where}{flag}: {result.reason}", "yellow"))
-            continue
-        if result.status == "waived" and verbosity < 0:
-            continue
-        color = _COLOR[result.status]
-        lines.append(_line(f"{_LABEL[result.status]:<7} {where}: {result.reason}", color))
-        if verbosity > 0:
-            lines.append(_line(f"    {inv.title}"))
-            lines.extend(_line(f"    {t.outcome:<7} {t.nodeid}") for t in result.tests)
+        if verbosity > 0:  # everything, with every test
+            if result.status == "proven":
+                flag = " [flaky]" if inv.id in flaky_ids else ""
+                lines.append(_line(f"PROVEN  {inv.id} [{inv.milestone}]{flag}: {inv.title}"))
+            else:
+                lines.append(_status_line(result, f"{result.reason}"))
+                lines.append(_line(f"    {inv.title}"))
+            lines += _tests(result)
+        elif result.status == "failed":
+            lines.append(_status_line(result, result.reason))
+        elif result.status == "proven" and inv.id in flaky_ids and verbosity == 0:
+            lines.append(
+                _line(f"PROVEN  {inv.id} [{inv.milestone}] [flaky]: {result.reason}", "yellow")
+            )
+        elif (
+            result.status != "proven" and inv.milestone in in_scope and evidence.incomplete is None
+        ):
+            if result.status != "waived" or verbosity == 0:
+                lines.append(_status_line(result, result.reason))
+        elif result.status in ("missing", "not-run"):
+            hidden += 1
+        if result.waiver_note and verbosity >= 0:
+            lines.append(
+                _line(f"WAIVER  {inv.id} [{inv.milestone}]: {result.waiver_note}", "yellow")
+            )
+    if hidden and verbosity == 0 and evidence.incomplete is None:
+        where = "outside the gate's scope " if gate is not None else ""
+        judge = "" if gate is not None else "; --parity-gate judges them"
+        lines.append(
+            _line(f"{plural(hidden, 'invariant')} {where}not proven: -v lists them{judge}")
+        )
     if gate is not None or verbosity > 0:
         # the rot this tool exists to catch: a glob whose tests were renamed or deleted
-        lines.extend(
-            _line(
-                f"STALE   {inv_id} [{registry.invariants[inv_id].milestone}]: `tests` glob "
-                f"{glob!r} matches no collected test",
-                "yellow",
-            )
-            for inv_id, glob in evidence.stale_globs
-        )
+        hints = glob_hints or {}
+        lines += [
+            _stale(evidence, i, glob, hints.get(glob, "")) for i, glob in evidence.stale_globs
+        ]
     if gate is not None:
-        lines.extend(
-            _line(
-                f"FAILED  milestone {'/'.join(rec.milestones)} suite test: {rec.nodeid} "
-                f"({rec.outcome})",
-                "red",
+        for rec in gate.failed_suite_tests:
+            suite = "/".join(rec.milestones)
+            lines.append(
+                _line(f"FAILED  milestone {suite} suite test: {rec.nodeid} ({rec.outcome})", "red")
             )
-            for rec in gate.failed_suite_tests
-        )
     if flaky and verbosity >= 0:
         policy = "counted as failed" if evidence.flaky == "fail" else "allowed to prove"
-        more = f" and {len(flaky) - 5} more" if len(flaky) > 5 else ""
+        names = grouped(sorted(flaky, key=lambda r: r.nodeid), list(evidence.records.values()))
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         lines.append(
             _line(
                 f"flaky: {plural(len(flaky), 'test')} passed only on rerun ({policy}, "
-                f"--parity-flaky={evidence.flaky}): {', '.join(sorted(flaky)[:5])}{more}",
+                f"--parity-flaky={evidence.flaky}): {', '.join(names[:5])}{more}",
                 "yellow",
             )
         )
     if evidence.incomplete is not None and gate is None:
         lines.append(_line(f"parity: incomplete run, {evidence.incomplete}", "yellow"))
     lines.append(gate_line(gate))
+    return lines
+
+
+def render_plan(
+    evidence: Evidence, by_glob: Mapping[str, set[str]], verbosity: int = 0
+) -> list[Line]:
+    """What ``--collect-only`` shows: which collected tests would prove which invariant."""
+    registry = evidence.registry
+    lines: list[Line] = []
+    unnamed = 0
+    for result in evidence.results.values():
+        inv = result.invariant
+        n = len(result.tests)
+        globbed = sum(1 for t in result.tests if inv.id in by_glob.get(t.nodeid, ()))
+        if not n:
+            unnamed += 1
+        if verbosity >= 0:
+            if n:
+                how = f"{plural(n - globbed, 'test')} by marker, {plural(globbed, 'test')} by glob"
+                lines.append(_line(f"PLAN    {inv.id} [{inv.milestone}]: {n} collected ({how})"))
+            else:
+                lines.append(
+                    _line(f"MISSING {inv.id} [{inv.milestone}]: no collected test names it", "red")
+                )
+            if verbosity > 0:
+                lines += [_line(f"    {t.nodeid}") for t in result.tests]
+    if verbosity >= 0:
+        lines += [_stale(evidence, inv_id, glob) for inv_id, glob in evidence.stale_globs]
+    named = len(registry.invariants) - unnamed
+    lines.append(
+        _line(
+            f"plan: {named} of {plural(len(registry.invariants), 'invariant')} named by "
+            f"{plural(len(evidence.records), 'collected test')}; {unnamed} named by none; "
+            f"{plural(len(evidence.stale_globs), 'stale glob')}"
+        )
+    )
     return lines

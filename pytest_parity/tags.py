@@ -9,6 +9,7 @@ run of characters (``/`` and ``::`` included) and ``?`` any one character; ``\\*
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from .model import ParityError, did_you_mean
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
     from .model import Registry
 
-__all__ = ["GlobMatcher", "check_marker", "glob_regex", "stale_globs"]
+__all__ = ["GlobMatcher", "check_marker", "glob_hint", "glob_regex", "stale_globs"]
 
 
 def check_marker(
@@ -120,3 +121,28 @@ def stale_globs(
             if not any(regex.match(nodeid) for nodeid in nodeids):
                 stale.append((inv.id, glob))
     return stale
+
+
+def glob_hint(glob: str, nodeids: Sequence[str]) -> str:
+    """``""``, or what a ``tests`` glob that matches none of ``nodeids`` may have meant."""
+    if any(part in glob for part in (".*", "^", "$", "\\d", "\\w", "(?")):
+        return " (globs are not regular expressions: '*' is any text, '?' one character)"
+    if "*" not in glob and "?" not in glob and any(n.startswith(f"{glob}[") for n in nodeids):
+        return f" (its parametrized instances would match {glob + '[*]'!r})"
+    file_part = glob.partition("::")[0]
+    if "*" not in file_part and "?" not in file_part:
+        same_file = [n for n in nodeids if n.partition("::")[0] == file_part]
+        if not same_file:
+            inside = sorted(
+                {
+                    n.partition("::")[0]
+                    for n in nodeids
+                    if n.partition("::")[0].endswith("/" + file_part)
+                }
+            )
+            if inside:
+                return f" (node IDs are relative to the rootdir: {inside[0]!r}?)"
+        close = difflib.get_close_matches(glob, same_file, n=1, cutoff=0.75)
+        if close and "*" not in glob and "?" not in glob:  # a typo in a literal node ID
+            return f" (did you mean {close[0]!r}?)"
+    return ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -119,6 +120,7 @@ XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 TS = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
 TS_TEXT = "2024-05-06T07:08:09+00:00"
 COMMON = [
+    "parity.format",
     "parity.version",
     "parity.registry.sha256",
     "parity.gate",
@@ -293,3 +295,21 @@ def mutated(tmp_path: Path, change: Callable[[ET.Element], None]) -> Path:
 def first_prop(root: ET.Element, name: str, index: int = 0) -> ET.Element:
     found = root.findall(f"testsuite/properties/property[@name='{name}']")
     return found[index]
+
+
+def as_format_1(root: ET.Element) -> None:
+    """Turn a report into what format 1 wrote: one ``parity.test`` property per test,
+    ``[nodeid, outcome, [invariants], [milestones]]``, and no ``parity.tests``,
+    ``parity.invariants`` or ``parity.format``."""
+    tests = json.loads(first_prop(root, "parity.tests").get("value", ""))
+    for suite in root.iter("testsuite"):
+        props = suite.find("properties")
+        assert props is not None
+        for prop in list(props):
+            if prop.get("name") in ("parity.tests", "parity.invariants", "parity.format"):
+                props.remove(prop)
+    first = root[0].find("properties")
+    assert first is not None
+    for test in tests:
+        value = [test["nodeid"], test["outcome"], test["invariants"], test["milestones"]]
+        ET.SubElement(first, "property", name="parity.test", value=json.dumps(value))

@@ -133,7 +133,7 @@ class TestCheck:
         out = capsys.readouterr().out
         assert out.startswith("evidence from 2 reports (")
         assert "M1 (Execution): 2 proven" in out
-        assert out.rstrip().endswith("parity gate (all: M1, M2, M3): PASSED")
+        assert out.rstrip().endswith("parity gate (all): PASSED")
 
     def test_merge_then_check(
         self, shards: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -252,7 +252,7 @@ class TestStepSummary:
         assert text.startswith("earlier step\n### pytest-parity\n")
         assert MARKDOWN_HEADER in text
         assert "| M1 | RUN-02 | runs \\| pipes | proven | `tests/test_b.py::test_pipes` |" in text
-        assert "**parity gate (all: M1, M2, M3): PASSED**" in text
+        assert "**parity gate (all): PASSED**" in text
         assert main(["check", shards[0]]) == 1
         text = summary.read_text(encoding="utf-8")
         assert text.count("### pytest-parity") == 2
@@ -360,15 +360,26 @@ def test_load_evidence_api(shards: tuple[str, str]) -> None:
 
 
 class TestMerge:
-    def test_gate_scope_recorded_from_first_report_that_has_one(self, tmp_path: Path) -> None:
+    def test_the_widest_recorded_gate_scope_wins_whatever_the_order(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         a = write(tmp_path / "a.xml", SHARD1, gate=None)
         b = write(tmp_path / "b.xml", SHARD2, gate="M1")
         c = write(tmp_path / "c.xml", [], gate="M2")
         out = tmp_path / "out.xml"
-        assert main(["merge", a, b, c, "-o", str(out)]) == 0
-        assert read_report(out).gate == "M1"
-        assert main(["merge", a, c, b, "-o", str(out)]) == 0
-        assert read_report(out).gate == "M2"
+        for order in ([a, b, c], [c, b, a], [b, a]):
+            assert main(["merge", *order, "-o", str(out)]) == 0
+            assert read_report(out).gate == ("M1" if c not in order else "M2")
+        assert main(["merge", a, b, "--gate", "none", "-o", str(out)]) == 0
+        assert read_report(out).gate is None
+        # check judges the recorded gate: M1 holds here, 'all' would not
+        m1_only = write(tmp_path / "m1.xml", [*SHARD1[:1], *SHARD2[1:2]], gate="M1")
+        assert main(["check", m1_only]) == 0
+        assert "parity gate (M1): PASSED" in capsys.readouterr().out
+        assert main(["check", m1_only, "--gate", "all"]) == 1
+        assert main(["check", a]) == 1  # no gate recorded: all
+        assert "parity gate (all)" in capsys.readouterr().out
+        assert main(["check", a, "--gate", "none"]) == 2
 
     def test_no_gate_recorded(self, tmp_path: Path) -> None:
         a = write(tmp_path / "a.xml", SHARD1, gate=None)
@@ -476,7 +487,7 @@ def _corrupt_json(tmp_path: Path) -> str:
     path = tmp_path / "corrupt.xml"
     write(path, SHARD1)
     data = path.read_bytes()
-    start = data.index(b'name="parity.test" value="') + len(b'name="parity.test" value="')
+    start = data.index(b'name="parity.tests" value="') + len(b'name="parity.tests" value="')
     end = data.index(b'"', start)
     path.write_bytes(data[:start] + b"[&quot;oops" + data[end:])
     return str(path)
@@ -561,10 +572,10 @@ class TestMatrix:
             "| --- | --- | --- | --- | --- |",
             "| M1 | RUN-01 | a duplicate run key returns the run | proven | "
             "`tests/test_a.py::test_run_key` |",
-            "| M1 | RUN-02 | runs \\| pipes | not-run | 0 of the 1 passing test it needs "
-            "(1 test not-run: tests/test_b.py::test_pipes) |",
-            "| M2 | M2-A | second milestone | not-run | 0 of the 1 passing test it needs "
-            "(1 test not-run: tests/test_b.py::test_m2) |",
+            "| M1 | RUN-02 | runs \\| pipes | not-run | 1 test not run (deselected or never "
+            "reached): tests/test_b.py::test_pipes |",
+            "| M2 | M2-A | second milestone | not-run | 1 test not run (deselected or never "
+            "reached): tests/test_b.py::test_m2 |",
             "| M3 | W | waived | waived | waived: ADR-12 (until 2099-01-31) |",
         ]
 

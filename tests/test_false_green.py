@@ -208,7 +208,7 @@ def test_markers_added_by_any_modifyitems_count(
     )
     result = run(one, "--parity-gate=all", xdist=xdist)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_late"])
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed") + "*::test_late"])
 
 
 @XDIST
@@ -286,7 +286,7 @@ def test_shared_fixture_teardown_error_fails_every_user(
     (pkg / "test_shared.py").write_text(SHARED_FIXTURE.format(scope=scope, tests=tests))
     result = run(one, "--parity-gate=all", "--parity-report=r.xml", xdist=xdist)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_proves*"])
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed") + "*::test_proves*"])
     (record,) = [r for r in read_report(one.path / "r.xml").records if "test_proves" in r.nodeid]
     assert record.outcome == "failed"
 
@@ -334,7 +334,7 @@ def test_a_shared_teardown_that_is_not_clean_fails_its_users_whatever_absorbs_it
     one.makepyfile(source + last)
     result = run(one, "--parity-gate=all", xdist=xdist)
     assert result.ret != 0
-    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_first"])
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed") + "*::test_first"])
 
 
 def test_a_rerun_does_not_absorb_a_shared_teardown_error(one: pytest.Pytester) -> None:
@@ -355,7 +355,7 @@ def test_a_rerun_does_not_absorb_a_shared_teardown_error(one: pytest.Pytester) -
     )
     result = run(one, "--parity-gate=all", "--reruns=1")
     assert result.ret == GATE_FAILED_EXIT
-    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_first"])
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed") + "*::test_first"])
 
 
 def test_a_shared_fixture_never_torn_down_proves_nothing(one: pytest.Pytester) -> None:
@@ -374,7 +374,7 @@ def test_a_shared_fixture_never_torn_down_proves_nothing(one: pytest.Pytester) -
     )
     result = one.runpytest("-n", "1", "-p", "no:randomly", "--parity-gate=all")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_first"])
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed") + "*::test_first"])
 
 
 UNITTEST_SHARED = """
@@ -408,7 +408,7 @@ def test_unittest_class_and_module_teardown_errors_fail_the_tests(
     one.makepyfile(UNITTEST_SHARED.format(module_level=module_level, class_level=class_level))
     result = run(one, "--parity-gate=all", xdist=xdist)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed: ") + "*::test_proves"])
+    result.stdout.fnmatch_lines([esc("FAILED  A [M1]: 1 test failed") + "*::test_proves"])
 
 
 # -- hook-made registries ----------------------------------------------------------------

@@ -281,13 +281,13 @@ class TestStepSummary:
         text = render_step_summary(evidence, gate)
         assert text.startswith("### pytest-parity\n\n" + MARKDOWN_HEADER + "\n")
         assert render_markdown(evidence) in text
-        assert text.endswith(":x: **parity gate (M1: M1): FAILED, 2 invariants not proven**\n\n")
+        assert text.endswith(":x: **parity gate (M1): FAILED, 2 invariants not proven**\n\n")
 
     def test_passed_and_no_gate(self) -> None:
         reg = Registry([Milestone("M1")])
         evidence = evaluate(reg, {}, today=TODAY)
         passed = render_step_summary(evidence, decide_gate(evidence, "all"))
-        assert ":white_check_mark: **parity gate (all: M1): PASSED**" in passed
+        assert ":white_check_mark: **parity gate (all): PASSED**" in passed
         off = render_step_summary(evidence, None)
         assert "\n**parity gate: off" in off
 

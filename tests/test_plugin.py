@@ -104,7 +104,7 @@ def test_options_in_one_group(pytester: pytest.Pytester) -> None:
         [
             "pytest-parity: CI-gated invariant proofs:",
             "*--parity-registry=PATH*",
-            "*--parity-gate=SCOPE*",
+            "*--parity-gate=*SCOPE*",
             "*--parity-report=PATH*",
             "*--parity-flaky=fail|allow*",
         ]
@@ -151,7 +151,7 @@ def test_proven_and_gate_passes(reg: pytest.Pytester, xdist: bool) -> None:
     result = run(reg, "--parity-gate", "all", xdist=xdist)
     assert result.ret == 0
     result.assert_outcomes(passed=2)
-    assert parity_lines(result)[-1] == "parity gate (all: M1, M2, M3): PASSED"
+    assert parity_lines(result)[-1] == "parity gate (all): PASSED"
     result.stdout.fnmatch_lines(["M1 (Execution): 2 proven", "M2: 1 proven", "M3: no invariants"])
 
 
@@ -168,7 +168,7 @@ def test_gate_fails_with_own_exit_code_when_tests_pass(reg: pytest.Pytester, xdi
     assert result.ret == GATE_FAILED_EXIT
     lines = parity_lines(result)
     assert "MISSING RUNKEY-02 [M1]: no collected test names it" in lines
-    assert lines[-1] == "parity gate (all: M1, M2, M3): FAILED, 2 invariants not proven"
+    assert lines[-1] == "parity gate (all): FAILED, 2 invariants not proven"
 
 
 def test_gate_scope_is_cumulative(reg: pytest.Pytester) -> None:
@@ -202,7 +202,7 @@ def test_failing_test_keeps_pytest_exit_code(reg: pytest.Pytester, xdist: bool) 
     result = run(reg, "--parity-gate", "all", xdist=xdist)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        [esc("FAILED  RUNKEY-01 [M1]: 1 test failed: ") + "test_*.py::test_a"]
+        [esc("FAILED  RUNKEY-01 [M1]: 1 test failed") + "*test_*.py::test_a"]
     )
 
 
@@ -236,7 +236,7 @@ def test_only_clean_passes_prove(reg: pytest.Pytester, xdist: bool) -> None:
         def test_strict_xpass(): pass
         """
     )
-    result = run(reg, "-rA", xdist=xdist)
+    result = run(reg, "-rA", "--parity-gate=all", xdist=xdist)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     lines = parity_lines(result)
     assert any(line.startswith("FAILED  RUNKEY-01") for line in lines)
@@ -257,7 +257,7 @@ def test_setup_failure_fails(reg: pytest.Pytester) -> None:
         """
     )
     result = run(reg)
-    result.stdout.fnmatch_lines([esc("FAILED  RUNKEY-01 [M1]: 1 test failed:") + "*"])
+    result.stdout.fnmatch_lines([esc("FAILED  RUNKEY-01 [M1]: 1 test failed") + "*"])
 
 
 def test_min_tests_and_parametrized_instances(pytester: pytest.Pytester) -> None:
@@ -306,10 +306,10 @@ def test_deselected_counts_as_not_run(reg: pytest.Pytester, xdist: bool) -> None
         def test_b(): pass
         """
     )
-    result = run(reg, "-k", "RUNKEY-01", xdist=xdist)
+    result = run(reg, "-k", "RUNKEY-01", "--parity-gate=all", xdist=xdist)
     result.assert_outcomes(passed=1)
     lines = parity_lines(result)
-    assert any(line.startswith("NOT-RUN RUNKEY-02") and "not-run" in line for line in lines)
+    assert any(line.startswith("NOT-RUN RUNKEY-02") and "not run" in line for line in lines)
     assert any(line.startswith("MISSING timer.dedupe") for line in lines)
 
 
@@ -429,7 +429,7 @@ def test_stale_glob_is_flagged(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             esc("STALE   A [M1]: `tests` glob 'test_stale.py::test_renamed*' ")
-            + "matches no collected test"
+            + "matches no collected test*"
         ]
     )
 
@@ -484,7 +484,7 @@ def test_collect_only_is_not_evaluated(reg: pytest.Pytester) -> None:
     result = run(reg, "--collect-only", "--parity-gate=all")
     assert result.ret == 0
     assert parity_lines(result)[-1] == (
-        "parity gate (all: M1, M2, M3): NOT EVALUATED, --collect-only: no test ran"
+        "parity gate (all): NOT EVALUATED, --collect-only: no test ran"
     )
 
 
@@ -604,7 +604,7 @@ def test_ini_twins(reg: pytest.Pytester) -> None:
     )
     result = run(reg)
     assert result.ret == GATE_FAILED_EXIT
-    assert parity_lines(result)[-1].startswith("parity gate (M1: M1): FAILED")
+    assert parity_lines(result)[-1].startswith("parity gate (M1): FAILED")
     assert (reg.path / "out" / "r.xml").is_file()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from pytest_parity.report import write_report
 
 from .conftest import (
     TS,
+    as_format_1,
     build,
     first_prop,
     gate,
@@ -58,12 +60,12 @@ def test_round_trip(tmp_path: Path, g: GateResult | None, expected: str | None) 
     assert loaded.incomplete is None
 
 
-def test_round_trip_incomplete_and_a_gate_named_none(tmp_path: Path) -> None:
-    reg = Registry([Milestone("none")])
-    g = GateResult("none", ("none",), True, (), ())
+def test_round_trip_of_an_incomplete_run(tmp_path: Path) -> None:
+    reg = Registry([Milestone("M1")])
+    g = GateResult("M1", ("M1",), False, (), (), not_evaluated="collect-only")
     evidence = Evidence(reg, {}, {}, flaky="fail", incomplete="collect-only")
     loaded = read_report(write(tmp_path, evidence, g))
-    assert loaded.gate == "none"
+    assert loaded.gate == "M1"
     assert loaded.flaky == "fail"
     assert loaded.incomplete == "collect-only"
     assert loaded.records == ()
@@ -324,6 +326,16 @@ def change_registry(root: ET.Element) -> None:
     prop.set("value", json.dumps(data))
 
 
+def v1(change: Callable[[ET.Element], None]) -> Callable[[ET.Element], None]:
+    """``change`` applied to the report written as format 1 wrote it."""
+
+    def changed(root: ET.Element) -> None:
+        as_format_1(root)
+        change(root)
+
+    return changed
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -371,32 +383,38 @@ def change_registry(root: ET.Element) -> None:
             "parity.flaky is 'maybe', not one of ('fail', 'allow')",
         ),
         (set_everywhere("parity.gate.result", "green"), "parity.gate.result is 'green'"),
-        (set_value("parity.test", "[1, 2"), "parity.test #1 is not valid JSON: '[1, 2'"),
+        (v1(set_value("parity.test", "[1, 2")), "parity.test #1 is not valid JSON: '[1, 2'"),
         (
-            set_value("parity.test", "{}", 2),
+            v1(set_value("parity.test", "{}", 2)),
             "parity.test #3 is not [nodeid, outcome, [invariants], [milestones]]",
         ),
-        (set_value("parity.test", '["t.py::x", "passed", []]'), "is not [nodeid, outcome"),
-        (set_value("parity.test", '[1, "passed", [], []]'), "is not [nodeid, outcome"),
-        (set_value("parity.test", '["", "passed", [], []]'), "is not [nodeid, outcome"),
-        (set_value("parity.test", '["t.py::x", 3, [], []]'), "is not [nodeid, outcome"),
-        (set_value("parity.test", '["t.py::x", "passed", "P-1", []]'), "is not [nodeid, outcome"),
-        (set_value("parity.test", '["t.py::x", "passed", [1], []]'), "is not [nodeid, outcome"),
-        (set_value("parity.test", '["t.py::x", "passed", [], null]'), "is not [nodeid, outcome"),
+        (v1(set_value("parity.test", '["t.py::x", "passed", []]')), "is not [nodeid, outcome"),
+        (v1(set_value("parity.test", '[1, "passed", [], []]')), "is not [nodeid, outcome"),
+        (v1(set_value("parity.test", '["", "passed", [], []]')), "is not [nodeid, outcome"),
+        (v1(set_value("parity.test", '["t.py::x", 3, [], []]')), "is not [nodeid, outcome"),
         (
-            set_value("parity.test", '["t.py::x", "exploded", [], []]'),
+            v1(set_value("parity.test", '["t.py::x", "passed", "P-1", []]')),
+            "is not [nodeid, outcome",
+        ),
+        (v1(set_value("parity.test", '["t.py::x", "passed", [1], []]')), "is not [nodeid, outcome"),
+        (
+            v1(set_value("parity.test", '["t.py::x", "passed", [], null]')),
+            "is not [nodeid, outcome",
+        ),
+        (
+            v1(set_value("parity.test", '["t.py::x", "exploded", [], []]')),
             "parity.test #1 (t.py::x): unknown outcome 'exploded'",
         ),
         (
-            set_value("parity.test", '["t.py::x", "passed", ["NOPE"], []]'),
+            v1(set_value("parity.test", '["t.py::x", "passed", ["NOPE"], []]')),
             "(t.py::x): undeclared invariant 'NOPE'",
         ),
         (
-            set_value("parity.test", '["t.py::x", "passed", [], ["M9"]]'),
+            v1(set_value("parity.test", '["t.py::x", "passed", [], ["M9"]]')),
             "(t.py::x): undeclared milestone 'M9'",
         ),
         (
-            set_value("parity.test", '["tests/test_f.py::test_good", "passed", [], []]'),
+            v1(set_value("parity.test", '["tests/test_f.py::test_good", "passed", [], []]')),
             "parity.test #3: test tests/test_f.py::test_good appears twice",
         ),
     ],
@@ -424,3 +442,67 @@ def test_reports_joined_by_a_junit_tool_are_refused(tmp_path: Path) -> None:
     path.write_bytes(ET.tostring(first, encoding="utf-8"))
     message = read_error(path)
     assert "its suites disagree on parity.incomplete (several reports joined" in message
+
+
+def set_tests(value: str) -> Callable[[ET.Element], None]:
+    return set_value("parity.tests", value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (set_tests("[1, 2"), "parity.tests is not valid JSON: '[1, 2'"),
+        (set_tests("{}"), "parity.tests is not a JSON array"),
+        (set_tests("[3]"), "parity.tests[0] is not an object with nodeid, outcome"),
+        (set_tests('[{"nodeid": "t.py::x"}]'), "parity.tests[0] is not an object with"),
+        (
+            set_tests(
+                '[{"nodeid": "t.py::x", "outcome": "passed", "invariants": [], '
+                '"milestones": [], "line": true}]'
+            ),  # fmt: skip
+            "parity.tests[0] is not an object with",
+        ),
+        (
+            set_tests(
+                '[{"nodeid": "t.py::x", "outcome": "passed", "invariants": [], '
+                '"milestones": [], "colour": "red"}]'
+            ),  # fmt: skip
+            "parity.tests[0] is not an object with",
+        ),
+        (
+            set_tests(
+                '[{"nodeid": "t.py::x", "outcome": "gone", "invariants": [], "milestones": []}]'
+            ),
+            "parity.tests[0] (t.py::x): unknown outcome 'gone'",
+        ),
+    ],
+)
+def test_read_corrupt_test_records(
+    tmp_path: Path, change: Callable[[ET.Element], None], message: str
+) -> None:
+    assert message in read_error(mutated(tmp_path, change))
+
+
+def test_format_1_reports_are_read(tmp_path: Path) -> None:
+    loaded = read_report(mutated(tmp_path, as_format_1))
+    by_id = {rec.nodeid: rec for rec in loaded.records}
+    assert {rec.nodeid for rec in mixed_records()} == set(by_id)
+    assert all(rec.reason == "" and rec.file is None for rec in loaded.records)
+    assert all(inv.line is None for inv in loaded.registry.invariants.values())
+
+
+def test_format_2_keeps_reasons_locations_and_declaration_lines(tmp_path: Path) -> None:
+    evidence = mixed_evidence()
+    reg = evidence.registry
+    reg.invariants["P-1"] = dataclasses.replace(reg.invariants["P-1"], line=12)
+    rec = dataclasses.replace(
+        evidence.records["tests/test_p.py::test_skip"],
+        reason="Skipped: no trio \u00e9",
+        file="tests/test_p.py",
+        line=41,
+    )
+    evidence.records[rec.nodeid] = rec
+    loaded = read_report(write(tmp_path, evidence))
+    assert {r.nodeid: r for r in loaded.records}[rec.nodeid] == rec
+    assert loaded.registry.invariants["P-1"].line == 12
+    assert loaded.registry.invariants["P-FLAKY"].line is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -15,6 +16,7 @@ import pytest
 
 from pytest_parity import __version__
 from pytest_parity.files import atomic_output
+from pytest_parity.evidence import decide_gate
 from pytest_parity.model import (
     Evidence,
     GateResult,
@@ -85,12 +87,36 @@ def test_one_testcase_per_invariant_in_declared_order() -> None:
     ]
 
 
-def test_counts() -> None:
+def gated(evidence: Evidence | None = None) -> bytes:
+    """The report with a gate on every milestone: what is not proven is a failure."""
+    evidence = evidence or mixed_evidence()
+    return build(evidence, decide_gate(evidence, "all"))
+
+
+def counts(root: ET.Element) -> list[tuple[str | None, ...]]:
+    return [(s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")) for s in root]
+
+
+def test_counts_without_a_gate_nothing_fails() -> None:
     root = parse(build())
-    m1, m2, m3 = root
-    counts = [(s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")) for s in root]
-    assert counts == [("4", "2", "0", "0"), ("4", "3", "0", "1"), ("0", "0", "0", "0")]
-    for suite in (m1, m2, m3):
+    assert counts(root) == [("4", "0", "0", "2"), ("4", "0", "0", "4"), ("0", "0", "0", "0")]
+    assert root.get("failures") == "0"
+    assert case(root, "F-1").find("skipped").get("type") == "parity.failed"  # type: ignore[union-attr]
+    assert (
+        case(root, "F-1").find("skipped").get("message", "").startswith("not gated: 1 test failed")
+    )  # type: ignore[union-attr]
+
+
+def test_counts() -> None:
+    root = parse(gated())
+    m1, m2, m3, gate_suite = root
+    assert counts(root) == [
+        ("4", "2", "0", "0"),
+        ("4", "3", "0", "1"),
+        ("0", "0", "0", "0"),
+        ("1", "1", "0", "0"),
+    ]
+    for suite in (m1, m2, m3, gate_suite):
         assert suite.get("time") == "0"
         assert suite.get("timestamp") == TS_TEXT
         assert suite.get("hostname") is None
@@ -100,8 +126,8 @@ def test_counts() -> None:
         assert int(suite.get("skipped", "")) == len(suite.findall("testcase/skipped"))
     assert dict(root.attrib) == {
         "name": "pytest-parity",
-        "tests": "8",
-        "failures": "5",
+        "tests": "9",
+        "failures": "6",
         "errors": "0",
     }
 
@@ -118,7 +144,7 @@ def test_empty_milestone_gets_an_empty_suite(schema: xmlschema.XMLSchema) -> Non
 
 
 def test_proven_lists_proving_tests_in_system_out() -> None:
-    p1 = case(parse(build()), "P-1")
+    p1 = case(parse(gated()), "P-1")
     assert p1.find("failure") is None
     assert p1.find("skipped") is None
     out = (p1.findtext("system-out") or "").splitlines()
@@ -134,13 +160,13 @@ def test_proven_lists_proving_tests_in_system_out() -> None:
 
 
 def test_flaky_proof_says_flaky() -> None:
-    out = case(parse(build()), "P-FLAKY").findtext("system-out") or ""
+    out = case(parse(gated()), "P-FLAKY").findtext("system-out") or ""
     assert "  flaky   tests/test_flaky.py::test_retry" in out.splitlines()
-    assert "1 flaky proof(s): passed only on a rerun" in out
+    assert "note: a proof marked flaky passed only on a rerun" in out
 
 
 def test_failed() -> None:
-    f1 = case(parse(build()), "F-1")
+    f1 = case(parse(gated()), "F-1")
     failure = f1.find("failure")
     assert failure is not None
     assert failure.get("type") == "parity.failed"
@@ -156,7 +182,7 @@ def test_failed() -> None:
 
 
 def test_missing_names_the_globs_that_matched_nothing() -> None:
-    failure = case(parse(build()), "X-1").find("failure")
+    failure = case(parse(gated()), "X-1").find("failure")
     assert failure is not None
     assert failure.get("type") == "parity.missing"
     assert failure.get("message") == "no collected test names it"
@@ -173,14 +199,14 @@ def test_missing_without_globs() -> None:
     reg = Registry([Milestone("M1")])
     reg.add(Invariant("A", "M1", "Alone"))
     evidence = Evidence(reg, {"A": res(reg, "A", "missing", "nothing", [])}, {})
-    failure = case(parse(build(evidence)), "A").find("failure")
+    failure = case(parse(gated(evidence)), "A").find("failure")
     assert failure is not None
     assert "globs" not in (failure.text or "")
     assert "no collected test names it" in (failure.text or "")
 
 
 def test_not_run_names_the_tests_and_their_outcomes() -> None:
-    failure = case(parse(build()), "N-1").find("failure")
+    failure = case(parse(gated()), "N-1").find("failure")
     assert failure is not None
     assert failure.get("type") == "parity.not-run"
     assert failure.get("message") == "0 of 2 needed tests passed"
@@ -191,7 +217,7 @@ def test_not_run_names_the_tests_and_their_outcomes() -> None:
 
 
 def test_waived() -> None:
-    w1 = case(parse(build()), "W-1")
+    w1 = case(parse(gated()), "W-1")
     skipped = w1.find("skipped")
     assert skipped is not None
     assert skipped.get("message") == "waived: ADR-12 (until 2099-12-31)"
@@ -204,7 +230,7 @@ def test_waived_lists_tests_naming_it() -> None:
     reg.add(Invariant("W", "M1", "Waived", waiver=Waiver("later", dt.date(2099, 1, 1))))
     records = [rec("t.py::test_w", "skipped", "W")]
     evidence = Evidence(reg, {"W": res(reg, "W", "waived", "waived", records)}, {})
-    skipped = case(parse(build(evidence)), "W").find("skipped")
+    skipped = case(parse(gated(evidence)), "W").find("skipped")
     assert skipped is not None
     assert "  skipped t.py::test_w" in (skipped.text or "").splitlines()
 
@@ -213,13 +239,13 @@ def test_waived_status_without_a_waiver_uses_the_reason() -> None:
     reg = Registry([Milestone("M1")])
     reg.add(Invariant("W", "M1", "Waived by a hook"))
     evidence = Evidence(reg, {"W": res(reg, "W", "waived", "hook said so", [])}, {})
-    skipped = case(parse(build(evidence)), "W").find("skipped")
+    skipped = case(parse(gated(evidence)), "W").find("skipped")
     assert skipped is not None
     assert skipped.get("message") == "waived: hook said so"
 
 
 def test_expired_waiver_says_expired() -> None:
-    root = parse(build())
+    root = parse(gated())
     e1 = case(root, "E-1").find("failure")
     e2 = case(root, "E-2").find("failure")
     assert e1 is not None
@@ -238,7 +264,7 @@ def test_proven_despite_an_expired_waiver() -> None:
     reg.add(Invariant("A", "M1", "A", waiver=Waiver("old", dt.date(2020, 1, 1))))
     records = [rec("t.py::test_a", "passed", "A")]
     result = res(reg, "A", "proven", "", records, expired=True)
-    a = case(parse(build(Evidence(reg, {"A": result}, {}))), "A")
+    a = case(parse(gated(Evidence(reg, {"A": result}, {}))), "A")
     assert a.find("failure") is None
     out = (a.findtext("system-out") or "").splitlines()
     assert out[:2] == ["A: A", "waiver expired: old (until 2020-01-01)"]
@@ -249,7 +275,7 @@ def test_failure_without_a_reason_uses_the_status() -> None:
     reg.add(Invariant("A", "M1", "A"))
     records = [rec("t.py::test_a", "failed", "A")]
     evidence = Evidence(reg, {"A": res(reg, "A", "failed", "", records)}, {})
-    failure = case(parse(build(evidence)), "A").find("failure")
+    failure = case(parse(gated(evidence)), "A").find("failure")
     assert failure is not None
     assert failure.get("message") == "failed"
 
@@ -259,7 +285,7 @@ def test_message_keeps_line_breaks_and_tabs() -> None:
     reg.add(Invariant("A", "M1", "A"))
     reason = "first line\n\tsecond line\r\nthird"
     evidence = Evidence(reg, {"A": res(reg, "A", "missing", reason, [])}, {})
-    data = build(evidence)
+    data = gated(evidence)
     assert b'message="first line&#10;&#09;second line&#13;&#10;third"' in data
     failure = case(parse(data), "A").find("failure")
     assert failure is not None
@@ -290,18 +316,20 @@ def test_atomic_output_takes_what_is_written_in_pieces(tmp_path: Path) -> None:
 def test_provenance_in_every_suite(g: GateResult | None, scope: str, result: str) -> None:
     evidence = mixed_evidence()
     root = parse(build(evidence, g))
-    titles = ["Execution invariants", "", "Later"]
+    titles = ["Execution invariants", "", "Later"] + (["gate"] if g is not None else [])
     for suite, title in zip(root, titles, strict=True):
         props = suite_props(suite)
         assert props[:7] == [
+            ("parity.format", "2"),
             ("parity.version", __version__),
             ("parity.registry.sha256", evidence.registry.sha256()),
             ("parity.gate", scope),
             ("parity.gate.result", result),
             ("parity.flaky", "allow"),
             ("parity.timestamp", TS_TEXT),
-            ("parity.milestone.title", title),
         ]
+        if title != "gate":
+            assert props[7] == ("parity.milestone.title", title)
         assert "parity.incomplete" not in dict(props)
 
 
@@ -309,24 +337,74 @@ def test_incomplete_is_recorded_only_when_set() -> None:
     root = parse(build(mixed_evidence(incomplete="stopped early (-x)")))
     for suite in root:
         assert dict(suite_props(suite))["parity.incomplete"] == "stopped early (-x)"
-        assert [name for name, _ in suite_props(suite)][7] == "parity.incomplete"
+        assert [name for name, _ in suite_props(suite)][8] == "parity.incomplete"
 
 
 def test_first_suite_carries_the_machine_readable_evidence() -> None:
     evidence = mixed_evidence()
+    evidence.registry.invariants["P-1"] = dataclasses.replace(
+        evidence.registry.invariants["P-1"], line=7
+    )
     root = parse(build(evidence))
     props = suite_props(root[0])
     names = [name for name, _ in props]
-    assert names[: len(COMMON) + 1] == [*COMMON, "parity.registry"]
-    assert json.loads(dict(props)["parity.registry"]) == evidence.registry.to_data()
-    tests = [json.loads(value) for name, value in props if name == "parity.test"]
-    assert names[len(COMMON) + 1 :] == ["parity.test"] * len(evidence.records)
+    assert names == [*COMMON, "parity.registry", "parity.invariants", "parity.tests"]
+    values = dict(props)
+    assert json.loads(values["parity.registry"]) == evidence.registry.to_data()
+    invariants = json.loads(values["parity.invariants"])
+    assert list(invariants) == list(evidence.registry.invariants)
+    assert invariants["P-1"] == {
+        "sha256": evidence.registry.invariants["P-1"].content_sha256,
+        "line": 7,
+    }
     expected = sorted(mixed_records(), key=lambda r: r.nodeid)
-    assert tests == [
-        [r.nodeid, r.outcome, list(r.invariants), list(r.milestones)] for r in expected
+    assert json.loads(values["parity.tests"]) == [
+        {
+            "nodeid": r.nodeid,
+            "outcome": r.outcome,
+            "invariants": list(r.invariants),
+            "milestones": list(r.milestones),
+            "reason": r.reason,
+            "file": r.file,
+            "line": r.line,
+        }
+        for r in expected
     ]
     for suite in root[1:]:
         assert [name for name, _ in suite_props(suite)] == COMMON
+
+
+def test_the_gate_has_a_test_case_of_its_own() -> None:
+    evidence = mixed_evidence()
+    failed = parse(build(evidence, decide_gate(evidence, "M1")))[-1]
+    assert (failed.get("name"), failed.get("tests"), failed.get("failures")) == (
+        "parity.gate",
+        "1",
+        "1",
+    )
+    (gate_case,) = failed.findall("testcase")
+    assert (gate_case.get("classname"), gate_case.get("name")) == ("parity.gate", "M1")
+    failure = gate_case.find("failure")
+    assert failure is not None
+    assert failure.get("type") == "parity.gate"
+    assert failure.get("message") == "2 invariants not proven"
+    assert "F-1 [M1] failed: 1 test failed: tests/test_f.py::test_bad" in (failure.text or "")
+    assert "X-1 [M1] missing: no collected test names it" in (failure.text or "")
+    m2 = parse(build(evidence, decide_gate(evidence, "M1")))[1]
+    assert m2.get("failures") == "0"  # outside the gate's scope: not gated
+    evidence.incomplete = "stopped early (-x)"
+    skipped = parse(build(evidence, decide_gate(evidence, "M1")))[-1].find("testcase/skipped")
+    assert skipped is not None
+    assert (skipped.get("type"), skipped.get("message")) == (
+        "parity.not-evaluated",
+        "stopped early (-x)",
+    )
+    passed = Evidence(evidence.registry, {}, {})
+    passing = GateResult("all", ("M1", "M2", "M3"), True, (), ())
+    passed_case = parse(build(passed, passing))[-1].find("testcase")
+    assert passed_case is not None
+    assert passed_case.find("failure") is None
+    assert passed_case.find("skipped") is None
 
 
 # -- determinism and timestamps --------------------------------------------------------------
