@@ -459,14 +459,14 @@ def set_tests(value: str) -> Callable[[ET.Element], None]:
             set_tests(
                 '[{"nodeid": "t.py::x", "outcome": "passed", "invariants": [], '
                 '"milestones": [], "line": true}]'
-            ),  # fmt: skip
+            ),
             "parity.tests[0] is not an object with",
         ),
         (
             set_tests(
                 '[{"nodeid": "t.py::x", "outcome": "passed", "invariants": [], '
                 '"milestones": [], "colour": "red"}]'
-            ),  # fmt: skip
+            ),
             "parity.tests[0] is not an object with",
         ),
         (

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_parity import __version__
-from pytest_parity.files import atomic_output
 from pytest_parity.evidence import decide_gate
+from pytest_parity.files import atomic_output
 from pytest_parity.model import (
     Evidence,
     GateResult,
@@ -101,10 +101,10 @@ def test_counts_without_a_gate_nothing_fails() -> None:
     root = parse(build())
     assert counts(root) == [("4", "0", "0", "2"), ("4", "0", "0", "4"), ("0", "0", "0", "0")]
     assert root.get("failures") == "0"
-    assert case(root, "F-1").find("skipped").get("type") == "parity.failed"  # type: ignore[union-attr]
-    assert (
-        case(root, "F-1").find("skipped").get("message", "").startswith("not gated: 1 test failed")
-    )  # type: ignore[union-attr]
+    skipped = case(root, "F-1").find("skipped")
+    assert skipped is not None
+    assert skipped.get("type") == "parity.failed"
+    assert skipped.get("message", "").startswith("not gated: 1 test failed")
 
 
 def test_counts() -> None:
