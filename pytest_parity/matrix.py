@@ -21,13 +21,13 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from .model import ParityError, visible
+from .model import ParityError, grouped_parts, visible
 from .summary import gate_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .model import Evidence, GateResult, InvariantResult, TestRecord
+    from .model import Evidence, GateResult, InvariantResult
 
 __all__ = [
     "BEGIN_MARKER",
@@ -94,10 +94,6 @@ def ordered_results(evidence: Evidence) -> list[InvariantResult]:
     return sorted(results, key=lambda r: rank.get(r.invariant.milestone, len(rank)))
 
 
-def _test_ref(rec: TestRecord) -> str:
-    return code_span(rec.nodeid) + (" (flaky)" if rec.outcome == "flaky" else "")
-
-
 #: a proven row lists at most this many proving tests (the JSON format lists them all)
 MAX_LISTED_TESTS = 10
 
@@ -105,10 +101,16 @@ MAX_LISTED_TESTS = 10
 def _evidence_cell(result: InvariantResult) -> str:
     """Proven: the tests that proved it. Otherwise: why it is not proven."""
     if result.status == "proven":
-        proving = result.proving
-        cell = ", ".join(_test_ref(rec) for rec in proving[:MAX_LISTED_TESTS])
-        if len(proving) > MAX_LISTED_TESTS:
-            cell += f" and {len(proving) - MAX_LISTED_TESTS} more"
+        refs = [
+            code_span(name) + count + (" (flaky)" if outcome == "flaky" else "")
+            for outcome in ("passed", "flaky")
+            for name, count in grouped_parts(
+                [t for t in result.tests if t.outcome == outcome], result.tests
+            )
+        ]
+        cell = ", ".join(refs[:MAX_LISTED_TESTS])
+        if len(refs) > MAX_LISTED_TESTS:
+            cell += f" and {len(refs) - MAX_LISTED_TESTS} more"
         return cell
     return markdown_cell(result.reason or result.status)
 

@@ -80,16 +80,23 @@ def function_of(nodeid: str) -> str:
 def grouped(selected: Sequence[TestRecord], among: Sequence[TestRecord]) -> list[str]:
     """Node IDs for people: several parametrized instances of one test function in
     ``selected`` become one ``path::test[*] (k of n)``, with n counted in ``among``."""
+    return [name + count for name, count in grouped_parts(selected, among)]
+
+
+def grouped_parts(
+    selected: Sequence[TestRecord], among: Sequence[TestRecord]
+) -> list[tuple[str, str]]:
+    """:func:`grouped`'s entries as ``(node ID or path::test[*], " (k of n)" or "")``."""
     counts = Counter(function_of(rec.nodeid) for rec in among)
     picked = Counter(function_of(rec.nodeid) for rec in selected)
-    names: dict[str, None] = {}
+    parts: dict[tuple[str, str], None] = {}
     for rec in selected:
         function = function_of(rec.nodeid)
         if picked[function] > 1:
-            names[f"{function}[*] ({picked[function]} of {counts[function]})"] = None
+            parts[f"{function}[*]", f" ({picked[function]} of {counts[function]})"] = None
         else:
-            names[rec.nodeid] = None
-    return list(names)
+            parts[rec.nodeid, ""] = None
+    return list(parts)
 
 
 def plural(n: int, word: str) -> str:

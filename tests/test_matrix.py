@@ -383,3 +383,18 @@ def test_proven_row_lists_at_most_ten_tests() -> None:
     assert "`t09`" in row
     assert "`t10`" not in row
     assert row.endswith("and 3 more |")
+
+
+def test_parametrized_instances_are_one_entry() -> None:
+    from pytest_parity.evidence import evaluate
+    from pytest_parity.matrix import render_markdown
+    from pytest_parity.model import Invariant, Milestone, Registry, TestRecord
+
+    reg = Registry([Milestone("M1")])
+    reg.add(Invariant("A", "M1", "a"))
+    recs = {
+        f"t.py::test_x[{i}]": TestRecord(f"t.py::test_x[{i}]", "passed", ("A",)) for i in range(17)
+    }
+    recs["t.py::test_y"] = TestRecord("t.py::test_y", "passed", ("A",))
+    row = render_markdown(evaluate(reg, recs)).splitlines()[-1]
+    assert row.endswith("| proven | `t.py::test_x[*]` (17 of 17), `t.py::test_y` |")
