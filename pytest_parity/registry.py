@@ -207,6 +207,9 @@ def check_registry(registry: Registry) -> Registry:
     ]
     clean = Checker(source).registry({"milestones": milestones, "invariants": invariants})
     clean.source = registry.source
+    for inv_id, inv in clean.invariants.items():  # keep where the file declared them
+        line = getattr(registry.invariants[inv_id], "line", None)
+        clean.invariants[inv_id] = dataclasses.replace(inv, line=line)
     return clean
 
 

@@ -163,7 +163,10 @@ def _gate_case(gate: GateResult) -> Any:
     if gate.not_evaluated is not None:
         case.append(Skipped(xml_safe(gate.not_evaluated), "parity.not-evaluated"))
     elif gate.passed:
-        case.append(SystemOut(xml_safe(f"{verdict}: milestones {', '.join(gate.milestones)}")))
+        scope = ", ".join(gate.milestones)
+        case.append(
+            SystemOut(xml_safe(f"{verdict}: every invariant of {scope} is proven or waived"))
+        )
     else:
         lines = [
             f"{r.invariant.id} [{r.invariant.milestone}] {r.status}: {r.reason}"
