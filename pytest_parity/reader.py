@@ -16,7 +16,7 @@ import json
 import os
 import stat
 from dataclasses import dataclass
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 from xml.parsers import expat
 
 from .files import os_reason
@@ -36,6 +36,9 @@ from .report import (
     P_TITLE,
     P_VERSION,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MAX_REPORT_BYTES", "LoadedReport", "read_report"]
 
@@ -160,39 +163,38 @@ def _json(path: str, what: str, text: str) -> Any:
         raise _corrupt(path, f"{what} is not valid JSON: {_short(text)}") from None
 
 
-_V1_SHAPE = "[nodeid, outcome, [invariants], [milestones]]"
-_V2_KEYS = ("nodeid", "outcome", "invariants", "milestones", "reason", "file", "line")
+#: per format, how many fields a test record has, and their order
+_SHAPES = {
+    1: (4, "[nodeid, outcome, [invariants], [milestones]]"),
+    2: (7, "[nodeid, outcome, [invariants], [milestones], reason, file, line]"),
+}
 
 
-def _entries(path: str, found: _Properties) -> list[tuple[str, str, object]]:
-    """(label, expected shape, entry) of every test record, in either format."""
-    if P_TESTS in found.single:  # format 2: one JSON array of objects
+def _entries(path: str, found: _Properties) -> tuple[int, Callable[[int], str], list[Any]]:
+    """The report's format, how to name its N-th test record, and the records (raw JSON)."""
+    if P_TESTS in found.single:  # format 2: one JSON array of arrays
         entries = _json(path, P_TESTS, found.single[P_TESTS])
         if not isinstance(entries, list):
             raise _corrupt(path, f"{P_TESTS} is not a JSON array")
-        shape = "an object with " + ", ".join(_V2_KEYS)
-        return [(f"{P_TESTS}[{index}]", shape, entry) for index, entry in enumerate(entries)]
-    records: list[tuple[str, str, object]] = []  # format 1: a parity.test property per test
-    for number, text in enumerate(found.tests, 1):
-        what = f"{P_TEST} #{number}"
-        data = _json(path, what, text)
-        if not (isinstance(data, list) and len(data) == 4):
-            raise _corrupt(path, f"{what} is not {_V1_SHAPE}: {_short(text)}")
-        records.append((what, _V1_SHAPE, dict(zip(_V2_KEYS, data, strict=False))))
-    return records
+        return 2, lambda index: f"{P_TESTS}[{index}]", entries
+    # format 1: a parity.test property per test
+    texts = enumerate(found.tests, 1)
+    entries = [_json(path, f"{P_TEST} #{n}", text) for n, text in texts]
+    return 1, lambda index: f"{P_TEST} #{index + 1}", entries
 
 
 def _records(path: str, registry: Registry, found: _Properties) -> tuple[TestRecord, ...]:
     milestones = registry.milestone_ids()
     records: dict[str, TestRecord] = {}
-    for what, shape, entry in _entries(path, found):
-        data = entry if isinstance(entry, dict) else {}
-        nodeid, outcome = data.get("nodeid"), data.get("outcome")
-        ids, tagged = data.get("invariants"), data.get("milestones")
-        reason, file, line = data.get("reason", ""), data.get("file"), data.get("line")
+    version, name, entries = _entries(path, found)
+    fields, shape = _SHAPES[version]
+    for index, entry in enumerate(entries):
+        if not (isinstance(entry, list) and len(entry) == fields):
+            raise _corrupt(path, f"{name(index)} is not {shape}: {_short(entry)}")
+        nodeid, outcome, ids, tagged, *rest = entry
+        reason, file, line = rest or ("", None, None)
         if not (
-            data.keys() <= set(_V2_KEYS)
-            and isinstance(nodeid, str)
+            isinstance(nodeid, str)
             and nodeid
             and isinstance(outcome, str)
             and isinstance(ids, list)
@@ -202,17 +204,21 @@ def _records(path: str, registry: Registry, found: _Properties) -> tuple[TestRec
             and (file is None or isinstance(file, str))
             and (line is None or type(line) is int)
         ):
-            raise _corrupt(path, f"{what} is not {shape}: {_short(entry)}")
+            raise _corrupt(path, f"{name(index)} is not {shape}: {_short(entry)}")
         if outcome not in OUTCOMES:
-            raise _corrupt(path, f"{what} ({nodeid}): unknown outcome {_short(outcome)}")
+            raise _corrupt(path, f"{name(index)} ({nodeid}): unknown outcome {_short(outcome)}")
         for ident in ids:
             if ident not in registry.invariants:
-                raise _corrupt(path, f"{what} ({nodeid}): undeclared invariant {_short(ident)}")
+                raise _corrupt(
+                    path, f"{name(index)} ({nodeid}): undeclared invariant {_short(ident)}"
+                )
         for ident in tagged:
             if ident not in milestones:
-                raise _corrupt(path, f"{what} ({nodeid}): undeclared milestone {_short(ident)}")
+                raise _corrupt(
+                    path, f"{name(index)} ({nodeid}): undeclared milestone {_short(ident)}"
+                )
         if nodeid in records:
-            raise _corrupt(path, f"{what}: test {nodeid} appears twice")
+            raise _corrupt(path, f"{name(index)}: test {nodeid} appears twice")
         records[nodeid] = TestRecord(nodeid, outcome, tuple(ids), tuple(tagged), reason, file, line)
     return tuple(records[nodeid] for nodeid in sorted(records))
 

@@ -453,26 +453,22 @@ def set_tests(value: str) -> Callable[[ET.Element], None]:
     [
         (set_tests("[1, 2"), "parity.tests is not valid JSON: '[1, 2'"),
         (set_tests("{}"), "parity.tests is not a JSON array"),
-        (set_tests("[3]"), "parity.tests[0] is not an object with nodeid, outcome"),
-        (set_tests('[{"nodeid": "t.py::x"}]'), "parity.tests[0] is not an object with"),
+        (set_tests("[3]"), "parity.tests[0] is not [nodeid, outcome, [invariants], [mile"),
+        (set_tests('[["t.py::x"]]'), "parity.tests[0] is not [nodeid, outcome"),
         (
-            set_tests(
-                '[{"nodeid": "t.py::x", "outcome": "passed", "invariants": [], '
-                '"milestones": [], "line": true}]'
-            ),
-            "parity.tests[0] is not an object with",
+            set_tests('[["t.py::x", "passed", [], [], "", null, true]]'),
+            "parity.tests[0] is not [nodeid, outcome",
         ),
         (
-            set_tests(
-                '[{"nodeid": "t.py::x", "outcome": "passed", "invariants": [], '
-                '"milestones": [], "colour": "red"}]'
-            ),
-            "parity.tests[0] is not an object with",
+            set_tests('[["t.py::x", "passed", [], [], "", null, 1, "red"]]'),
+            "parity.tests[0] is not [nodeid, outcome",
         ),
         (
-            set_tests(
-                '[{"nodeid": "t.py::x", "outcome": "gone", "invariants": [], "milestones": []}]'
-            ),
+            set_tests('[["t.py::x", "passed", [], [], 3, null, null]]'),
+            "parity.tests[0] is not [nodeid, outcome",
+        ),
+        (
+            set_tests('[["t.py::x", "gone", [], [], "", null, null]]'),
             "parity.tests[0] (t.py::x): unknown outcome 'gone'",
         ),
     ],
