@@ -58,7 +58,7 @@ def test_without_a_gate_nothing_is_a_failure(
     reg: pytest.Pytester, run_and_parse: RunAndParse
 ) -> None:
     reg.makepyfile(test_ci=SUITE)
-    result, report = run_and_parse()
+    result, _ = run_and_parse()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     root = ET.parse(reg.path / "parity-report.xml").getroot()
     assert root.get("failures") == "0"
@@ -95,7 +95,7 @@ def test_parametrized_instances_are_grouped_and_reasons_shown(reg: pytest.Pytest
         [
             esc("NOT-RUN RUNKEY-01 [M1]: 13 tests skipped (trio not installed): ")
             + esc("test_ci.py::test_required[*] (13 of 13)")
-        ]  # fmt: skip
+        ]
     )
 
 
