@@ -123,7 +123,7 @@ def run_cases(work: Path, rounds: int, only: list[str]) -> list[tuple[str, str, 
     if "active" in only:
         suite = write_suite(work / "active", 5_000, 500)
         ratio = paired(PYTEST, PYTEST + PARITY + ["--parity-gate=all", report], suite, rounds)
-        junit = paired(PYTEST, PYTEST + [f"--junitxml={work / 'j.xml'}"], suite, rounds)
+        junit = paired(PYTEST, [*PYTEST, f"--junitxml={work / 'j.xml'}"], suite, rounds)
         share = (ratio - 1) / (junit - 1) if junit > 1 else float("inf")
         ok = ratio <= 1.05 and share < 0.4
         rows.append(("active, 500 invariants, 5,000 tests", f"{ratio:.3f}x", "<= 1.05x", ok))
@@ -149,6 +149,12 @@ def run_cases(work: Path, rounds: int, only: list[str]) -> list[tuple[str, str, 
             ok = seconds < 3 and peak < 300
             figure = f"{seconds:.2f} s, {peak:.0f} MB"
             rows.append((f"{name}, 8 shards, 100,000 tests", figure, "< 3 s, < 300 MB", ok))
+        measure(100_000, WRITE, work / "head.xml")
+        seconds, peak = timed_command(
+            [*cli, "diff", "--base", str(work / "merged.xml"), str(work / "head.xml")]
+        )
+        figure = f"{seconds:.2f} s, {peak:.0f} MB"
+        rows.append(("diff, two reports of 100,000 tests", figure, "< 3 s", seconds < 3))
     if "linear" in only:
         small = measure(100_000, WRITE, work / "small.xml")[0] / 100_000
         large = measure(1_000_000, WRITE, work / "large.xml")[0] / 1_000_000

@@ -1,12 +1,13 @@
-"""The ``pytest-parity`` console script: ``check``, ``merge`` and ``matrix``.
+"""The ``pytest-parity`` console script: ``check``, ``merge``, ``matrix`` and ``diff``.
 
-A thin adapter over the pure modules: it reads evidence reports, merges their per-test
-records, re-evaluates every invariant from those outcomes (statuses stored in the reports
-are never trusted), and then prints, writes or renders.
+A thin adapter over the pure modules: it loads evidence reports (:mod:`.merge`: read,
+merged, re-evaluated; statuses stored in the reports are never trusted), and then prints,
+writes or renders.
 
-Exit codes: 0 success (``check``: the gate holds); 1 ``check``: the gate fails, ``merge``:
-reports are missing, ``matrix --check``: the document is out of date; 2 bad input or
-usage (one line on stderr, ``pytest-parity: error: ...``, nothing written).
+Exit codes: 0 success (``check``: the gate holds); 1 ``check``: the gate fails or an
+invariant regressed against ``--baseline``, ``merge``: reports are missing, ``matrix
+--check``: the document is out of date, ``diff``: what ``--fail-on`` names happened; 2 bad
+input or usage (one line on stderr, ``pytest-parity: error: ...``, nothing written).
 """
 
 from __future__ import annotations
@@ -16,147 +17,25 @@ import difflib
 import io
 import os
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .evidence import decide_gate, evaluate
+from . import __version__, diff
+from .evidence import decide_gate
 from .files import atomic_write
 from .matrix import render_json, render_markdown, render_step_summary, replace_block
-from .model import FLAKY_POLICIES, ParityError, TestRecord, merge_records, plural
-from .reader import read_report
+from .merge import MIXED_FLAG, MergedEvidence, fewer_reports, gate_for, load_evidence
+from .model import FLAKY_POLICIES, ParityError, plural
 from .report import write_report
 from .summary import Line, render_summary
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Sequence
 
-    from .model import Evidence, FlakyPolicy, GateResult, Registry
-    from .reader import LoadedReport
 
 __all__ = ["MergedEvidence", "load_evidence", "main"]
 
 PROG = "pytest-parity"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-MIXED_FLAG = "--allow-mixed-registries"
-
-
-@dataclass(frozen=True)
-class MergedEvidence:
-    """Reports read, merged and re-evaluated."""
-
-    reports: tuple[LoadedReport, ...]
-    evidence: Evidence
-    #: the widest gate scope the reports recorded, ``None`` if none did
-    recorded_gate: str | None
-    #: how many different reports were given (one shard downloaded twice is one)
-    distinct: int
-
-    def ran_in_none(self) -> list[str]:
-        """Tagged tests that no report ran (each shard deselected or never reached them)."""
-        if len(self.reports) < 2:
-            return []
-        return [nodeid for nodeid, rec in self.evidence.records.items() if rec.outcome == "not-run"]
-
-
-def load_evidence(
-    paths: Sequence[str],
-    *,
-    flaky: FlakyPolicy | None = None,
-    allow_mixed_registries: bool = False,
-    today: dt.date | None = None,
-    expect_reports: int = 1,
-) -> MergedEvidence:
-    """Read evidence reports, merge them and re-evaluate every invariant.
-
-    - All reports must embed the same registry (same sha256). With
-      ``allow_mixed_registries`` the registry of the *last* report is used and what the
-      records name that it does not declare is dropped.
-    - A test seen in several reports takes the outcome that says least in its favour.
-    - ``flaky``: the ``--parity-flaky`` policy; ``None`` means ``fail`` if any report was
-      written with ``fail``, else ``allow``.
-    - A report of an incomplete run, or fewer distinct reports (by content) than
-      ``expect_reports``, make the merged evidence incomplete: no gate passes on it.
-    - ``today`` (for waiver expiry) defaults to today in UTC.
-
-    Raises ParityError (one line, naming the file) on any bad input.
-    """
-    if not paths:
-        raise ParityError("no evidence report given")
-    reports = tuple(read_report(path) for path in paths)
-    first = reports[0]
-    for other in reports[1:]:
-        if other.registry_sha256 != first.registry_sha256 and not allow_mixed_registries:
-            raise ParityError(
-                f"reports were built from different registries: {first.path} "
-                f"(sha {first.registry_sha256[:12]}…) vs {other.path} "
-                f"(sha {other.registry_sha256[:12]}…); pass {MIXED_FLAG} to merge them anyway"
-            )
-    registry = reports[-1].registry
-    records = merge_records([list(report.records) for report in reports])
-    if allow_mixed_registries:
-        milestones = registry.milestone_ids()
-        records = {
-            nodeid: TestRecord(
-                nodeid,
-                rec.outcome,
-                tuple(i for i in rec.invariants if i in registry.invariants),
-                tuple(m for m in rec.milestones if m in milestones),
-            )
-            for nodeid, rec in records.items()
-        }
-    if flaky is None:
-        flaky = "fail" if any(report.flaky == "fail" for report in reports) else "allow"
-    incomplete = next((f"{r.path}: {r.incomplete}" for r in reports if r.incomplete), None)
-    distinct = len({report.content_sha256 for report in reports})
-    if distinct < expect_reports:
-        incomplete = _fewer_reports(distinct, expect_reports)
-    evidence = evaluate(
-        registry,
-        records,
-        flaky=flaky,
-        today=today,
-        incomplete=incomplete,
-        tags_lost=any(report.tags_lost for report in reports),
-    )
-    return MergedEvidence(reports, evidence, _widest([r.gate for r in reports], registry), distinct)
-
-
-def _widest(scopes: list[str | None], registry: Registry) -> str | None:
-    """The widest of the gate scopes reports recorded (``all``, else the latest milestone),
-    whatever the order the reports are given in."""
-    order = registry.milestone_ids()
-    recorded = [scope for scope in scopes if scope is not None]
-    if "all" in recorded:
-        return "all"
-    known = [scope for scope in recorded if scope in order]
-    unknown = [scope for scope in recorded if scope not in order]
-    if unknown:  # from another registry: decide_gate says so
-        return unknown[0]
-    return max(known, key=order.index, default=None)
-
-
-def _fewer_reports(found: int, expected: int) -> str:
-    return (
-        f"{plural(found, 'distinct report')} given, {expected} expected "
-        "(--expect-reports): a missing shard proves nothing"
-    )
-
-
-def _gate(merged: MergedEvidence, scope: str | None) -> GateResult | None:
-    """The gate for ``--gate SCOPE`` if given (``none``: no gate), else for the widest
-    scope the reports recorded, else none."""
-    if scope == "none":
-        return None
-    if scope is not None:
-        return decide_gate(merged.evidence, scope, "--gate")
-    if merged.recorded_gate is not None:
-        return decide_gate(
-            merged.evidence, merged.recorded_gate, "the gate scope the reports recorded"
-        )
-    return None
-
 
 # -- output ---------------------------------------------------------------------------------
 
@@ -199,14 +78,14 @@ def _out_ran_in_none(merged: MergedEvidence) -> None:
         )
 
 
-def _append_step_summary(evidence: Evidence, gate: GateResult) -> None:
-    """On GitHub Actions, put the matrix and the verdict on the run's summary page."""
+def _append_to_step_summary(text: str) -> None:
+    """On GitHub Actions, add the text (Markdown) to the run's summary page."""
     path = os.environ.get("GITHUB_STEP_SUMMARY", "")
     if not path:
         return
     try:
         with open(path, "a", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
-            fh.write(render_step_summary(evidence, gate))
+            fh.write(text)
     except OSError as exc:  # the verdict is the gate's: a summary that cannot be written warns
         print(
             f"{PROG}: warning: GITHUB_STEP_SUMMARY={path}: cannot append: {exc.strerror or exc}",
@@ -217,13 +96,23 @@ def _append_step_summary(evidence: Evidence, gate: GateResult) -> None:
 # -- commands -------------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace) -> MergedEvidence:
+def _load(
+    args: argparse.Namespace, reports: list[str] | None = None, expect: int | None = None
+) -> MergedEvidence:
     return load_evidence(
-        args.reports,
+        args.reports if reports is None else reports,
         flaky=args.flaky,
         allow_mixed_registries=args.allow_mixed_registries,
-        expect_reports=getattr(args, "expect_reports", 1),
+        expect_reports=getattr(args, "expect_reports", 1) if expect is None else expect,
     )
+
+
+def _diff(base: MergedEvidence, head: MergedEvidence) -> diff.Diff:
+    def side(merged: MergedEvidence) -> diff.Side:
+        sha = merged.reports[-1].registry_sha256
+        return diff.Side(sha, merged.recorded_gate, merged.evidence.incomplete)
+
+    return diff.compare(base.evidence, side(base), head.evidence, side(head))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -231,7 +120,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     evidence = merged.evidence
     if args.gate == "none":
         raise ParityError("--gate none judges nothing: check needs 'all' or a milestone")
-    gate = _gate(merged, args.gate) or decide_gate(evidence, "all", "--gate")
+    gate = gate_for(merged, args.gate) or decide_gate(evidence, "all", "--gate")
+    # the baseline is read before anything is printed: bad input there is one error line
+    baseline = _load(args, args.baseline, args.expect_baseline_reports) if args.baseline else None
     verbosity = args.verbose - args.quiet
     if verbosity >= 0:
         names = ", ".join(r.path for r in merged.reports)
@@ -243,20 +134,50 @@ def cmd_check(args: argparse.Namespace) -> int:
     source = f"(embedded in {merged.reports[-1].path})"
     for line in render_summary(evidence, gate, verbosity, source=source):
         _out(_colored(line))
-    _append_step_summary(evidence, gate)
-    return EXIT_OK if gate.passed else EXIT_FAILED
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        _append_to_step_summary(render_step_summary(evidence, gate))
+    ratchet_holds = True
+    if baseline is not None:
+        changes = _diff(baseline, merged)
+        for line in diff.ratchet_lines(changes, ", ".join(args.baseline)):
+            _out(_colored(line))
+        ratchet_holds = changes.base.incomplete is None and not changes.of("regressed")
+    return EXIT_OK if gate.passed and ratchet_holds else EXIT_FAILED
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    base = _load(args, args.base, args.expect_base_reports)
+    head = _load(args)
+    changes = _diff(base, head)
+    if args.format == "json":
+        text = diff.render_json(changes)
+    elif args.format == "markdown":
+        text = diff.render_markdown(changes)
+        _append_to_step_summary(text)  # does nothing unless GITHUB_STEP_SUMMARY is set
+    else:
+        text = diff.render_text(changes)
+    if args.output is not None:
+        atomic_write(args.output, text.encode("utf-8"))
+    else:
+        _out(text, end="")
+    if args.fail_on == "never":
+        return EXIT_OK
+    failed = changes.incomplete or changes.of("regressed")
+    if args.fail_on == "any":
+        failed = failed or changes.changes
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
     merged = _load(args)
     if merged.distinct < args.expect_reports:
         print(
-            f"{PROG}: {_fewer_reports(merged.distinct, args.expect_reports)}; nothing written",
+            f"{PROG}: {fewer_reports(merged.distinct, args.expect_reports)}; nothing written",
             file=sys.stderr,
         )
         return EXIT_FAILED
     evidence = merged.evidence
-    write_report(args.output, evidence, _gate(merged, args.gate))
+    write_report(args.output, evidence, gate_for(merged, args.gate))
     _out_ran_in_none(merged)
     _out(
         f"wrote {args.output}: {plural(len(evidence.results), 'invariant')}, "
@@ -272,7 +193,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         option = "--update" if args.update is not None else "--check"
         raise ParityError(f"{option} works on Markdown documents only, not with --format json")
     merged = _load(args)
-    gate = _gate(merged, args.gate)
+    gate = gate_for(merged, args.gate)
     if args.format == "json":
         text = render_json(merged.evidence, gate)
     else:
@@ -358,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Re-check, merge and tabulate pytest-parity evidence reports.",
-        epilog="exit codes: 0 ok, 1 gate failed or reports missing (check, merge) or "
-        "document out of date (matrix --check), 2 bad input or usage error",
+        epilog="exit codes: 0 ok, 1 gate failed or an invariant regressed (check), reports "
+        "missing (merge), document out of date (matrix --check), a regression (diff), 2 bad "
+        "input or usage error",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -378,6 +300,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SCOPE",
         help="'all' or a milestone (it and every earlier one); default: the widest scope "
         "the reports recorded, else 'all'",
+    )
+    check.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="BASE",
+        help="the ratchet: also fail when any invariant proven (or waived) in these "
+        "evidence reports (e.g. the main branch's) is no longer, in or out of the gate's "
+        "scope; repeat for shards",
+    )
+    check.add_argument(
+        "--expect-baseline-reports",
+        type=_report_count,
+        default=1,
+        metavar="N",
+        help="as --expect-reports, for the --baseline reports",
     )
     check.add_argument("-v", "--verbose", action="count", default=0, help="list proven invariants")
     check.add_argument(
@@ -435,6 +373,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 if that block of DOC differs from what --update would write",
     )
     matrix.set_defaults(handler=cmd_matrix)
+
+    compare = subs.add_parser(
+        "diff",
+        help="what a change does to the invariants: BASE evidence against HEAD evidence",
+        description="Compare the evidence of BASE (--base) with that of HEAD (the "
+        "positional reports), invariant by invariant: regressed, improved, added, removed, "
+        "moved, redefined, proof changed; and proven/total per milestone. The two sides may "
+        "come from different registries. Exit 1 when what --fail-on names happened (or "
+        "either side cannot vouch for its evidence), else 0; 2 on bad input.",
+    )
+    _add_common(compare, expect_reports=True)
+    compare.add_argument(
+        "--base",
+        action="append",
+        required=True,
+        metavar="BASE",
+        help="an evidence report of the base (e.g. the main branch); repeat for shards",
+    )
+    compare.add_argument(
+        "--expect-base-reports",
+        type=_report_count,
+        default=1,
+        metavar="N",
+        help="as --expect-reports, for the --base reports",
+    )
+    compare.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="default: text; markdown is a pull-request comment, also appended to "
+        "$GITHUB_STEP_SUMMARY when that is set",
+    )
+    compare.add_argument(
+        "-o", "--output", default=None, metavar="FILE", help="write here instead of stdout"
+    )
+    compare.add_argument(
+        "--fail-on",
+        choices=("regression", "any", "never"),
+        default="regression",
+        help="exit 1 on a regression (default), on any change, or never",
+    )
+    compare.set_defaults(handler=cmd_diff)
     return parser
 
 

@@ -39,8 +39,14 @@ class Line:
     color: str | None = None
 
 
+def printable(text: str) -> str:
+    """``text`` with what a terminal would act on (control characters, line breaks) or
+    cannot show (lone surrogates) written as ``\\xNN`` / ``\\uNNNN``."""
+    return _UNPRINTABLE.sub(visible, text)
+
+
 def _line(text: str, color: str | None = None) -> Line:
-    return Line(_UNPRINTABLE.sub(visible, text), color)
+    return Line(printable(text), color)
 
 
 def gate_line(gate: GateResult | None) -> Line:

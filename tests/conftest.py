@@ -137,8 +137,9 @@ def rec(
     outcome: Outcome,
     *invariants: str,
     milestones: tuple[str, ...] = (),
+    reason: str = "",
 ) -> TestRecord:
-    return TestRecord(nodeid, outcome, tuple(sorted(invariants)), milestones)
+    return TestRecord(nodeid, outcome, tuple(sorted(invariants)), milestones, reason)
 
 
 def res(
