@@ -24,7 +24,7 @@ from .evidence import decide_gate
 from .files import atomic_write
 from .matrix import render_json, render_markdown, render_step_summary, replace_block
 from .merge import MIXED_FLAG, MergedEvidence, fewer_reports, gate_for, load_evidence
-from .model import FLAKY_POLICIES, ParityError, plural
+from .model import FLAKY_POLICIES, ParityError, grouped, plural
 from .report import write_report
 from .summary import Line, render_summary
 
@@ -71,10 +71,11 @@ def _colored(line: Line) -> str:
 def _out_ran_in_none(merged: MergedEvidence) -> None:
     lost = merged.ran_in_none()
     if lost:
-        more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+        names = grouped(lost, list(merged.evidence.records.values()))
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         _out(
             f"{plural(len(lost), 'tagged test')} ran in none of the {len(merged.reports)} "
-            f"reports: {', '.join(lost[:5])}{more}"
+            f"reports: {', '.join(names[:5])}{more}"
         )
 
 

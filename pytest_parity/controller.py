@@ -73,6 +73,8 @@ class Controller:
         self.report = report
         self.flaky: FlakyPolicy = flaky
         self.tracker = OutcomeTracker()
+        #: where each test that reported is defined: its file and line (1-based)
+        self.locations: dict[str, tuple[str, int | None]] = {}
         # --dist each runs every test on every worker: fold each worker's reports apart
         self.per_worker = config.getoption("dist", "no") == "each"
         #: what pytest-xdist workers told: the tests selected, and tags (workers collect alike)
@@ -90,6 +92,9 @@ class Controller:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         worker = getattr(report, "worker_id", "") if self.per_worker else ""
+        if report.when == "setup" and report.location is not None:
+            path, line, _ = report.location
+            self.locations[report.nodeid] = (path, None if line is None else line + 1)
         xfail = hasattr(report, "wasxfail")
         reason = "" if report.passed and not xfail else _reason(report)
         self.tracker.add(
@@ -206,7 +211,10 @@ class Controller:
         records = {}
         for nodeid, record in tagged.items():
             outcome, reason = self.tracker.result(nodeid)
-            records[nodeid] = dataclasses.replace(record, outcome=outcome, reason=reason)
+            file, line = self.locations.get(nodeid, (record.file, None))
+            records[nodeid] = dataclasses.replace(
+                record, outcome=outcome, reason=reason, file=file, line=line
+            )
         evidence = evaluate(
             self.registry,
             records,
@@ -237,14 +245,14 @@ class Controller:
             return
         terminalreporter.write_sep("=", "parity")
         verbosity = self.config.get_verbosity()
+        # under pytest-xdist the workers collected: they told which tests they selected
+        collected = self.collector.collected_ids or sorted(self.xdist_selected)
+        hints = {glob: glob_hint(glob, collected) for _, glob in self.evidence.stale_globs}
         if self.config.option.collectonly:
-            lines = render_plan(self.evidence, self.collector.by_glob, verbosity)
+            selected = set(self.collector.selected)
+            lines = render_plan(self.evidence, self.collector.by_glob, selected, verbosity, hints)
             lines.append(gate_line(self.gate_result))
         else:
-            hints = {
-                glob: glob_hint(glob, self.collector.collected_ids)
-                for _, glob in self.evidence.stale_globs
-            }
             lines = render_summary(self.evidence, self.gate_result, verbosity, glob_hints=hints)
         if self.report_error is not None:
             lines.insert(-1, Line(f"ERROR: parity report not written: {self.report_error}", "red"))

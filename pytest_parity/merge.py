@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Sequence
 
-    from .model import Evidence, FlakyPolicy, GateResult, Registry
+    from .model import Evidence, FlakyPolicy, GateResult, Registry, TestRecord
     from .reader import LoadedReport
 
 __all__ = ["MIXED_FLAG", "MergedEvidence", "fewer_reports", "gate_for", "load_evidence"]
@@ -38,11 +38,11 @@ class MergedEvidence:
     #: how many different reports were given (one shard downloaded twice is one)
     distinct: int
 
-    def ran_in_none(self) -> list[str]:
+    def ran_in_none(self) -> list[TestRecord]:
         """Tagged tests that no report ran (each shard deselected or never reached them)."""
         if len(self.reports) < 2:
             return []
-        return [nodeid for nodeid, rec in self.evidence.records.items() if rec.outcome == "not-run"]
+        return [rec for rec in self.evidence.records.values() if rec.outcome == "not-run"]
 
 
 def load_evidence(

@@ -186,6 +186,9 @@ class Registry:
     invariants: dict[str, Invariant] = field(default_factory=dict)
     #: where it was read from (a file path, or a report that embeds it)
     source: str = "<registry>"
+    #: the registry file, relative to the rootdir (``/``-separated), for links to the
+    #: source; ``None`` when unknown
+    file: str | None = None
 
     def milestone_ids(self) -> list[str]:
         return [m.id for m in self.milestones]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,8 +20,6 @@ from .model import FLAKY_POLICIES, ParityError, report_timestamp, utc_today
 from .registry import check_registry, find_registry, load_registry
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from .model import FlakyPolicy
 
 MARKER_HELP = (
@@ -136,8 +135,17 @@ def _dormant(config: pytest.Config) -> list[object]:
     return [DormantGuard()]
 
 
+def _relative(path: Path, root: Path) -> str:
+    """``path`` as the rootdir-relative, ``/``-separated path links name it by."""
+    try:
+        return Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return path.as_posix()
+
+
 def _active(config: pytest.Config, path: Path) -> list[object]:
     registry = load_registry(path)
+    registry.file = _relative(path, config.rootpath)
     config.hook.pytest_parity_registry_loaded(registry=registry)
     registry = check_registry(registry)
     collector = Collector(config, registry)

@@ -29,10 +29,12 @@ from .report import (
     P_INCOMPLETE,
     P_INVARIANTS,
     P_REGISTRY,
+    P_REGISTRY_FILE,
     P_SHA,
     P_TAGS_LOST,
     P_TEST,
     P_TESTS,
+    P_TIMESTAMP,
     P_TITLE,
     P_VERSION,
 )
@@ -65,6 +67,8 @@ class LoadedReport:
     gate: str | None
     #: the pytest-parity version that wrote the report
     version: str
+    #: when the run was (ISO 8601, UTC), as the report says
+    timestamp: str = ""
     #: why the run that wrote it was incomplete, else ``None``
     incomplete: str | None = None
     #: the run could not tell which tests name which invariant
@@ -84,7 +88,10 @@ class _Properties:
         self.path: list[str] = []
         self.suites = 0
         self.single: dict[str, str] = {}
+        #: the values of the properties that may repeat: format 1's parity.test (one per
+        #: test), format 2's parity.tests (one per chunk of tests)
         self.tests: list[str] = []
+        self.test_chunks: list[str] = []
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.path.append(name)
@@ -101,7 +108,7 @@ class _Properties:
         if value is None:
             raise _Refused(f"corrupt evidence report: property {name} has no value")
         if self.suites > 1:  # later suites repeat the first one's provenance, and only that
-            first_only = (P_TEST, P_TESTS, P_REGISTRY, P_INVARIANTS)
+            first_only = (P_TEST, P_TESTS, P_REGISTRY, P_INVARIANTS, P_REGISTRY_FILE)
             if name != P_TITLE and (name in first_only or self.single.get(name) != value):
                 raise _Refused(
                     f"corrupt evidence report: its suites disagree on {name} (several reports "
@@ -109,6 +116,8 @@ class _Properties:
                 )
         elif name == P_TEST:
             self.tests.append(value)
+        elif name == P_TESTS:
+            self.test_chunks.append(value)
         elif name in self.single:
             raise _Refused(f"corrupt evidence report: property {name} appears twice")
         else:
@@ -172,10 +181,15 @@ _SHAPES = {
 
 def _entries(path: str, found: _Properties) -> tuple[int, Callable[[int], str], list[Any]]:
     """The report's format, how to name its N-th test record, and the records (raw JSON)."""
-    if P_TESTS in found.single:  # format 2: one JSON array of arrays
-        entries = _json(path, P_TESTS, found.single[P_TESTS])
-        if not isinstance(entries, list):
-            raise _corrupt(path, f"{P_TESTS} is not a JSON array")
+    if found.test_chunks and found.tests:
+        raise _corrupt(path, f"it has both {P_TESTS} and {P_TEST} properties")
+    if found.test_chunks:  # format 2: JSON arrays of arrays, in chunks, in order
+        entries = []
+        for text in found.test_chunks:
+            chunk = _json(path, P_TESTS, text)
+            if not isinstance(chunk, list):
+                raise _corrupt(path, f"{P_TESTS} is not a JSON array")
+            entries.extend(chunk)
         return 2, lambda index: f"{P_TESTS}[{index}]", entries
     # format 1: a parity.test property per test
     texts = enumerate(found.tests, 1)
@@ -294,7 +308,8 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
             f"the embedded registry does not match its sha256 "
             f"(stored {_short(props[P_SHA])}, computed {sha256})",
         )
-    registry = _with_lines(name, dataclasses.replace(registry, source=name), found)
+    registry = dataclasses.replace(registry, source=name, file=props.get(P_REGISTRY_FILE))
+    registry = _with_lines(name, registry, found)
     if props[P_FLAKY] not in FLAKY_POLICIES:
         raise _corrupt(name, f"{P_FLAKY} is {_short(props[P_FLAKY])}, not one of {FLAKY_POLICIES}")
     if props[P_GATE_RESULT] not in _GATE_RESULTS:
@@ -307,6 +322,7 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         flaky="allow" if props[P_FLAKY] == "allow" else "fail",
         gate=None if props[P_GATE_RESULT] == "none" else props[P_GATE],
         version=props[P_VERSION],
+        timestamp=props.get(P_TIMESTAMP, ""),
         incomplete=props.get(P_INCOMPLETE),
         tags_lost=props.get(P_TAGS_LOST) == "true",
         content_sha256=content_sha256,

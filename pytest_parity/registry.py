@@ -206,7 +206,7 @@ def check_registry(registry: Registry) -> Registry:
         for m in registry.milestones
     ]
     clean = Checker(source).registry({"milestones": milestones, "invariants": invariants})
-    clean.source = registry.source
+    clean.source, clean.file = registry.source, registry.file
     for inv_id, inv in clean.invariants.items():  # keep where the file declared them
         line = getattr(registry.invariants[inv_id], "line", None)
         clean.invariants[inv_id] = dataclasses.replace(inv, line=line)

@@ -60,6 +60,9 @@ P_TAGS_LOST = "parity.tags-lost"
 P_REGISTRY = "parity.registry"
 P_INVARIANTS = "parity.invariants"
 P_TESTS = "parity.tests"
+P_REGISTRY_FILE = "parity.registry.file"
+#: how many tests one ``parity.tests`` property holds at most
+TESTS_PER_PROPERTY = 1000
 #: format 1's one property per test, ``[nodeid, outcome, [invariants], [milestones]]``;
 #: format 2's ``parity.tests`` holds one such array per test, with reason, file and line added
 P_TEST = "parity.test"
@@ -221,7 +224,13 @@ def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.date
             }
             properties.append(Property(P_INVARIANTS, _json(invariants)))
             tests = [_test_data(rec) for _, rec in sorted(evidence.records.items())]
-            properties.append(Property(P_TESTS, _json(tests)))
+            # in chunks: libxml2 (lxml, xmllint, many CI servers) refuses an attribute
+            # value over 10 MB unless told otherwise
+            for start in range(0, len(tests), TESTS_PER_PROPERTY):
+                chunk = tests[start : start + TESTS_PER_PROPERTY]
+                properties.append(Property(P_TESTS, _json(chunk)))
+            if registry.file is not None:
+                properties.append(Property(P_REGISTRY_FILE, xml_safe(registry.file)))
         suite.append(properties)
         if name == "parity.gate":
             assert gate is not None

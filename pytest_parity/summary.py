@@ -15,7 +15,7 @@ from .evidence import status_counts
 from .model import STATUSES, grouped, plural, visible
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from .model import Evidence, GateResult, InvariantResult
 
@@ -135,7 +135,9 @@ def render_summary(
             result.status != "proven" and inv.milestone in in_scope and evidence.incomplete is None
         ):
             if result.status != "waived" or verbosity == 0:
-                lines.append(_status_line(result, result.reason))
+                note = f"; {result.waiver_note}" if result.waiver_note else ""
+                lines.append(_status_line(result, result.reason + note))
+                continue  # the waiver's note is said
         elif result.status in ("missing", "not-run"):
             hidden += 1
         if result.waiver_note and verbosity >= 0:
@@ -177,37 +179,61 @@ def render_summary(
     return lines
 
 
+def _ids(ids: list[str]) -> str:
+    return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
 def render_plan(
-    evidence: Evidence, by_glob: Mapping[str, set[str]], verbosity: int = 0
+    evidence: Evidence,
+    by_glob: Mapping[str, set[str]],
+    selected: Collection[str],
+    verbosity: int = 0,
+    glob_hints: Mapping[str, str] | None = None,
 ) -> list[Line]:
-    """What ``--collect-only`` shows: which collected tests would prove which invariant."""
+    """What ``--collect-only`` shows: which selected tests would prove which invariant,
+    and which invariants only deselected tests name (this run would not prove them)."""
     registry = evidence.registry
+    all_tests = list(evidence.records.values())
     lines: list[Line] = []
-    unnamed = 0
+    unnamed: list[str] = []
+    deselected_only: list[str] = []
     for result in evidence.results.values():
         inv = result.invariant
-        n = len(result.tests)
-        globbed = sum(1 for t in result.tests if inv.id in by_glob.get(t.nodeid, ()))
-        if not n:
-            unnamed += 1
+        chosen = [t for t in result.tests if t.nodeid in selected]
+        left_out = len(result.tests) - len(chosen)
+        globbed = sum(1 for t in chosen if inv.id in by_glob.get(t.nodeid, ()))
+        where = f"{inv.id} [{inv.milestone}]"
+        if not result.tests:
+            unnamed.append(inv.id)
+            line = _line(f"MISSING {where}: no collected test names it", "red")
+        elif not chosen:
+            deselected_only.append(inv.id)
+            line = _line(f"NOT-RUN {where}: only deselected tests name it ({left_out})", "red")
+        else:
+            how = f"{len(chosen) - globbed} by marker, {globbed} by glob"
+            also = f"; {left_out} deselected" if left_out else ""
+            line = _line(f"PLAN    {where}: {plural(len(chosen), 'selected test')} ({how}){also}")
         if verbosity >= 0:
-            if n:
-                how = f"{plural(n - globbed, 'test')} by marker, {plural(globbed, 'test')} by glob"
-                lines.append(_line(f"PLAN    {inv.id} [{inv.milestone}]: {n} collected ({how})"))
-            else:
-                lines.append(
-                    _line(f"MISSING {inv.id} [{inv.milestone}]: no collected test names it", "red")
-                )
-            if verbosity > 0:
-                lines += [_line(f"    {t.nodeid}") for t in result.tests]
+            lines.append(line)
+        if verbosity > 0:
+            lines += [_line(f"    {name}") for name in grouped(chosen, all_tests)]
     if verbosity >= 0:
-        lines += [_stale(evidence, inv_id, glob) for inv_id, glob in evidence.stale_globs]
-    named = len(registry.invariants) - unnamed
-    lines.append(
-        _line(
-            f"plan: {named} of {plural(len(registry.invariants), 'invariant')} named by "
-            f"{plural(len(evidence.records), 'collected test')}; {unnamed} named by none; "
-            f"{plural(len(evidence.stale_globs), 'stale glob')}"
-        )
+        hints = glob_hints or {}
+        lines += [
+            _stale(evidence, inv_id, glob, hints.get(glob, ""))
+            for inv_id, glob in evidence.stale_globs
+        ]
+    n_selected = sum(1 for nodeid in evidence.records if nodeid in selected)
+    named = len(registry.invariants) - len(unnamed) - len(deselected_only)
+    summary = (
+        f"plan: {named} of {plural(len(registry.invariants), 'invariant')} named by "
+        f"{plural(n_selected, 'selected test')}"
     )
+    if deselected_only:
+        summary += f"; only deselected tests name {_ids(deselected_only)}"
+    if unnamed:
+        summary += f"; no test names {_ids(unnamed)}"
+    if evidence.stale_globs:
+        summary += f"; {plural(len(evidence.stale_globs), 'stale glob')}"
+    lines.append(_line(summary, "yellow" if unnamed or deselected_only else None))
     return lines

@@ -52,6 +52,20 @@ def test_the_report_fails_only_what_the_gate_fails_on(
     assert records["test_trio"].reason == "trio not installed"
     assert records["test_trio"].file == "test_ci.py"
     assert records["test_trio"].line == 7  # pytest's location: the first decorator
+    assert report.registry.file == "parity.toml"
+    assert [inv.line for inv in report.registry.invariants.values()][:2] == [3, 7]
+
+
+@XDIST
+def test_a_test_that_never_ran_is_located_by_its_node_id(
+    reg: pytest.Pytester, run_and_parse: RunAndParse, xdist: bool
+) -> None:
+    reg.makepyfile(test_ci=SUITE)
+    _, report = run_and_parse("-k", "not timer", xdist=xdist)
+    records = {rec.nodeid.split("::")[1]: rec for rec in report.records}
+    assert (records["test_timer"].outcome, records["test_timer"].file) == ("not-run", "test_ci.py")
+    assert records["test_timer"].line is None  # deselected: pytest never located it
+    assert (records["test_trio"].file, records["test_trio"].line) == ("test_ci.py", 7)
 
 
 def test_without_a_gate_nothing_is_a_failure(
@@ -164,6 +178,9 @@ def test_collect_only_shows_the_plan(pytester: pytest.Pytester) -> None:
         [invariants.B]
         milestone = "M1"
         title = "b"
+        [invariants.C]
+        milestone = "M1"
+        title = "c"
         """,
     )
     pytester.makepyfile(
@@ -174,19 +191,30 @@ def test_collect_only_shows_the_plan(pytester: pytest.Pytester) -> None:
         def test_globbed(): pass
         @pytest.mark.parametrize("i", [1, 2])
         def test_param(i): pass
+        @pytest.mark.parity("A", "C")
+        @pytest.mark.parametrize("i", range(30))
+        def test_stress(i): pass
         """
     )
-    result = run(pytester, "--collect-only", "--parity-gate=all")
+    result = run(
+        pytester, "--collect-only", "--parity-gate=all", "--deselect=test_p.py::test_stress"
+    )
     assert result.ret == 0
     assert parity_lines(result) == [
-        "PLAN    A [M1]: 2 collected (1 test by marker, 1 test by glob)",
+        "PLAN    A [M1]: 2 selected tests (1 by marker, 1 by glob); 30 deselected",
         "MISSING B [M1]: no collected test names it",
-        "STALE   A [M1]: `tests` glob 'test_p.py::test_param' matches no collected test",
-        "plan: 1 of 2 invariants named by 2 collected tests; 1 named by none; 1 stale glob",
+        "NOT-RUN C [M1]: only deselected tests name it (30)",
+        "STALE   A [M1]: `tests` glob 'test_p.py::test_param' matches no collected test "
+        "(its parametrized instances would match 'test_p.py::test_param[*]')",
+        "plan: 1 of 3 invariants named by 2 selected tests; only deselected tests name C; "
+        "no test names B; 1 stale glob",
         "parity gate (all): NOT EVALUATED, --collect-only: no test ran",
     ]
-    quiet = parity_lines(run(pytester, "--collect-only", "-q"))
-    assert quiet[0].startswith("plan: 1 of 2 invariants")
+    verbose = parity_lines(run(pytester, "--collect-only", "-v"))
+    assert "    test_p.py::test_stress[*] (30 of 30)" in verbose
+    assert len(verbose) < 15
+    quiet = parity_lines(run(pytester, "--collect-only", "-q", "-k", "globbed"))
+    assert quiet[0].startswith("plan: 1 of 3 invariants named by 1 selected test; ")
 
 
 def test_a_stale_glob_says_what_it_may_have_meant(pytester: pytest.Pytester) -> None:
@@ -219,6 +247,9 @@ def test_a_stale_glob_says_what_it_may_have_meant(pytester: pytest.Pytester) -> 
     assert any("(did you mean 'test_h.py::test_typo'?)" in line for line in lines)
     assert any("(globs are not regular expressions" in line for line in lines)
     assert any("(node IDs are relative to the rootdir: 'sub/test_x.py'?)" in line for line in lines)
+    # under pytest-xdist the workers collect: the controller hints from what they sent
+    lines = parity_lines(run(pytester, "--parity-gate=all", xdist=True))
+    assert any("(did you mean 'test_h.py::test_typo'?)" in line for line in lines)
 
 
 def test_a_waiver_about_to_expire_or_no_longer_needed_is_noted(pytester: pytest.Pytester) -> None:
@@ -239,7 +270,10 @@ def test_a_waiver_about_to_expire_or_no_longer_needed_is_noted(pytester: pytest.
     )
     pytester.makepyfile("import pytest\n@pytest.mark.parity('DONE')\ndef test_a(): pass")
     lines = parity_lines(run(pytester, "--parity-gate=all"))
-    assert f"WAIVER  SOON [M1]: the waiver expires on {soon} (in 3 days)" in lines
+    assert (
+        f"WAIVED  SOON [M1]: waived: ADR-3 (until {soon}); the waiver expires on {soon} (in 3 days)"
+        in lines
+    )
     assert "WAIVER  DONE [M1]: proven anyway: the waiver (ADR-4, until 2999-01-01) can go" in lines
 
 

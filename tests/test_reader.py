@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 )
 def test_round_trip(tmp_path: Path, g: GateResult | None, expected: str | None) -> None:
     evidence = mixed_evidence()
+    evidence.registry.file = "conf/parity.toml"
     path = write(tmp_path, evidence, g)
     loaded = read_report(path)
     assert isinstance(loaded, LoadedReport)
@@ -58,6 +59,8 @@ def test_round_trip(tmp_path: Path, g: GateResult | None, expected: str | None) 
     assert loaded.gate == expected
     assert loaded.version == __version__
     assert loaded.incomplete is None
+    assert loaded.registry.file == "conf/parity.toml"
+    assert loaded.timestamp == "2024-05-06T07:08:09+00:00"
 
 
 def test_round_trip_of_an_incomplete_run(tmp_path: Path) -> None:
@@ -77,8 +80,13 @@ def test_round_trip_of_a_large_report(tmp_path: Path) -> None:
     records = [rec(f"t.py::test_p[{i}]", "passed", "BIG") for i in range(5000)]
     result = res(reg, "BIG", "proven", "proven", records)
     evidence = Evidence(reg, {"BIG": result}, {r.nodeid: r for r in records})
-    loaded = read_report(write(tmp_path, evidence))
+    path = write(tmp_path, evidence)
+    loaded = read_report(path)
     assert loaded.records == tuple(sorted(records, key=lambda r: r.nodeid))
+    # the records come in chunks: no attribute value grows with the size of the suite
+    # (libxml2 refuses one over 10 MB)
+    chunks = ET.parse(path).getroot().findall("testsuite/properties/property[@name='parity.tests']")
+    assert [len(json.loads(c.get("value", ""))) for c in chunks] == [1000] * 5
 
 
 def test_read_ignores_unrelated_suites_and_properties(tmp_path: Path) -> None:
