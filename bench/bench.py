@@ -35,19 +35,27 @@ import datetime as dt, resource, sys, time
 from pytest_parity.evidence import evaluate
 from pytest_parity.model import Invariant, Milestone, Registry, TestRecord
 n, out, shard, of = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-registry = Registry([Milestone(f"M{m}") for m in range(1, 6)])
+registry = Registry([Milestone(f"M{m}") for m in range(1, 6)], file="parity.toml")
 for i in range(max(n // 10, 1)):
     registry.add(Invariant(f"INV-{i:06d}", f"M{i % 5 + 1}", f"generated invariant {i}"))
 ids = list(registry.invariants)
 records = {}
 for t in range(shard, n, of):
     nodeid = f"tests/test_gen_{t // 100:05d}.py::test_{t % 100}"
-    records[nodeid] = TestRecord(nodeid, "passed", (ids[t % len(ids)],))
+    file = nodeid.partition("::")[0]
+    records[nodeid] = TestRecord(nodeid, "passed", (ids[t % len(ids)],), (), "", file, t % 100)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 CODE
 seconds = time.perf_counter() - start
 print(seconds, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+PAGE = """
+from pytest_parity.links import SourceLinks
+from pytest_parity.page import PageInfo, write_page
+evidence = evaluate(registry, records, today=dt.date(2026, 1, 1))
+links = SourceLinks.parse("https://github.com/O/R/blob/{sha}/{path}#L{line}", "0" * 40, "-")
+write_page(out, evidence, None, PageInfo("2026-01-01T00:00:00+00:00", 1, links))
 """
 WRITE = """
 from pytest_parity.report import write_report
@@ -155,6 +163,12 @@ def run_cases(work: Path, rounds: int, only: list[str]) -> list[tuple[str, str, 
         )
         figure = f"{seconds:.2f} s, {peak:.0f} MB"
         rows.append(("diff, two reports of 100,000 tests", figure, "< 3 s", seconds < 3))
+    if "html" in only:
+        seconds, added = measure(100_000, PAGE, work / "page.html")
+        size = (work / "page.html").stat().st_size / 1e6
+        figure = f"{seconds:.2f} s, {size:.1f} MB"
+        ok = seconds < 3 and size < 25
+        rows.append(("page render + write, 100,000 tests", figure, "< 3 s, < 25 MB", ok))
     if "linear" in only:
         small = measure(100_000, WRITE, work / "small.xml")[0] / 100_000
         large = measure(1_000_000, WRITE, work / "large.xml")[0] / 1_000_000
@@ -166,7 +180,7 @@ def run_cases(work: Path, rounds: int, only: list[str]) -> list[tuple[str, str, 
 
 
 def main() -> int:
-    cases = ["dormant", "active", "xdist", "report", "cli", "linear"]
+    cases = ["dormant", "active", "xdist", "report", "cli", "html", "linear"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11, help="timed pairs per run-time case")
     parser.add_argument("--only", action="append", choices=cases, help="run only these cases")

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 from . import __version__, diff
 from .evidence import decide_gate
 from .files import atomic_write
+from .links import SHA_VARIABLES, SourceLinks, commit_from_env
 from .matrix import render_json, render_markdown, render_step_summary, replace_block
 from .merge import MIXED_FLAG, MergedEvidence, fewer_reports, gate_for, load_evidence
 from .model import FLAKY_POLICIES, ParityError, grouped, plural
+from .page import PageInfo, write_page
 from .report import write_report
 from .summary import Line, render_summary
 
@@ -146,6 +148,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if gate.passed and ratchet_holds else EXIT_FAILED
 
 
+def _links(args: argparse.Namespace) -> SourceLinks | None:
+    if args.source_url is None:
+        return None
+    return SourceLinks.parse(args.source_url, args.source_sha or commit_from_env(), "--source-url")
+
+
+def cmd_html(args: argparse.Namespace) -> int:
+    links = _links(args)
+    merged = _load(args)
+    stamp = max(report.timestamp for report in merged.reports)
+    info = PageInfo(stamp, len(merged.reports), links)
+    write_page(args.output, merged.evidence, gate_for(merged, args.gate), info)
+    _out(f"wrote {args.output}: {plural(len(merged.evidence.results), 'invariant')}")
+    return EXIT_OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     base = _load(args, args.base, args.expect_base_reports)
     head = _load(args)
@@ -193,12 +211,19 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if doc is not None and args.format != "markdown":
         option = "--update" if args.update is not None else "--check"
         raise ParityError(f"{option} works on Markdown documents only, not with --format json")
+    links = _links(args)
+    if doc is not None and links is not None and links.changes_with_each_commit:
+        raise ParityError(
+            "--source-url: a template naming {sha} or {line} would put the document out "
+            "of date with every commit; --update and --check need one that does not "
+            "(e.g. https://github.com/OWNER/REPO/blob/main/{path})"
+        )
     merged = _load(args)
     gate = gate_for(merged, args.gate)
     if args.format == "json":
         text = render_json(merged.evidence, gate)
     else:
-        text = render_markdown(merged.evidence)
+        text = render_markdown(merged.evidence, links)
     if doc is not None:
         try:
             with open(doc, "rb") as fh:
@@ -274,6 +299,22 @@ def _add_common(sub: argparse.ArgumentParser, *, expect_reports: bool = False) -
             help="the number of shard reports there must be: fewer distinct ones (by "
             "content) fail (a shard that crashed before writing its report proves nothing)",
         )
+
+
+def _add_links(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--source-url",
+        metavar="TEMPLATE",
+        default=None,
+        help="link tests and invariants to the source: a URL naming {path}, and maybe "
+        "{line} and {sha}, e.g. https://github.com/OWNER/REPO/blob/{sha}/{path}#L{line}",
+    )
+    sub.add_argument(
+        "--source-sha",
+        metavar="SHA",
+        default=None,
+        help=f"the commit for {{sha}} (default: ${', $'.join(SHA_VARIABLES)}, the first set)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON: the gate scope to report, or 'none' (default: the widest one the "
         "reports recorded)",
     )
+    _add_links(matrix)
     doc = matrix.add_mutually_exclusive_group()
     doc.add_argument(
         "--update",
@@ -374,6 +416,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 if that block of DOC differs from what --update would write",
     )
     matrix.set_defaults(handler=cmd_matrix)
+
+    page = subs.add_parser(
+        "html",
+        help="write the parity page: one self-contained HTML file",
+        description="Write the parity page: one self-contained HTML file (nothing loaded "
+        "from anywhere) with the gate, per-milestone progress and every invariant's "
+        "evidence, filterable, linked to the source with --source-url. Exit 0 whatever "
+        "the statuses.",
+    )
+    _add_common(page)
+    page.add_argument("-o", "--output", required=True, metavar="PAGE", help="page to write")
+    page.add_argument(
+        "--gate",
+        default=None,
+        metavar="SCOPE",
+        help="the gate to show, or 'none' (default: the widest scope the reports recorded)",
+    )
+    _add_links(page)
+    page.set_defaults(handler=cmd_html)
 
     compare = subs.add_parser(
         "diff",

@@ -11,17 +11,20 @@ import dataclasses
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .collection import TORN_DOWN, USED, WORKER_OUTPUT_KEY, Collector, FixtureWatch
 from .evidence import OutcomeTracker, decide_gate, evaluate
-from .model import ParityError, TestRecord, plural, utc_today
+from .model import ParityError, TestRecord, plural, report_timestamp, utc_today
+from .page import PageInfo, write_page
 from .summary import GATE_FAILED_EXIT, Line, gate_line, render_plan, render_summary
 from .tags import glob_hint
 
 if TYPE_CHECKING:
+    from .links import SourceLinks
     from .model import Evidence, FlakyPolicy, GateResult, Registry
 
 #: the UTC date when pytest started (set by the plugin before any conftest is imported)
@@ -52,6 +55,39 @@ def _reason(report: pytest.TestReport) -> str:
     return first[:200]
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """The files a run writes its evidence to: the report, and the page with its links."""
+
+    report: str | None = None
+    page: str | None = None
+    links: SourceLinks | None = None
+
+    def write(
+        self, evidence: Evidence, gate: GateResult | None, *, only_existing: bool = False
+    ) -> dict[str, str]:
+        """Write each output (only those that exist already, with ``only_existing``);
+        return why any could not be written. The report and the page say the same time."""
+        stamp = report_timestamp()
+        errors = {}
+        for what, path in (("report", self.report), ("page", self.page)):
+            if path is None or (only_existing and not os.path.isfile(path)):
+                continue
+            try:
+                if what == "report":
+                    from .report import write_report  # junitparser, imported when needed
+
+                    write_report(path, evidence, gate, timestamp=stamp)
+                else:
+                    info = PageInfo(stamp.replace(microsecond=0).isoformat(), 1, self.links)
+                    write_page(path, evidence, gate, info)
+            except ParityError as exc:
+                if only_existing:
+                    raise
+                errors[what] = str(exc)
+        return errors
+
+
 class Controller:
     """Records outcomes, then evaluates, gates, writes and prints."""
 
@@ -62,7 +98,7 @@ class Controller:
         collector: Collector,
         fixtures: FixtureWatch,
         gate: str | None,
-        report: str | None,
+        outputs: Outputs,
         flaky: FlakyPolicy,
     ) -> None:
         self.config = config
@@ -70,7 +106,7 @@ class Controller:
         self.collector = collector
         self.fixtures = fixtures
         self.gate = gate
-        self.report = report
+        self.outputs = outputs
         self.flaky: FlakyPolicy = flaky
         self.tracker = OutcomeTracker()
         #: where each test that reported is defined: its file and line (1-based)
@@ -88,7 +124,8 @@ class Controller:
         self.stopped: str | None = None
         self.evidence: Evidence | None = None
         self.gate_result: GateResult | None = None
-        self.report_error: str | None = None
+        #: why an output could not be written: "report" or "page" -> the error
+        self.output_errors: dict[str, str] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         worker = getattr(report, "worker_id", "") if self.per_worker else ""
@@ -144,16 +181,14 @@ class Controller:
         return limit is not None and self.xdist_crashed > int(limit)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """An earlier run's report must not outlive a run that dies before it writes its
-        own: an existing report file is replaced by one that says the run did not finish."""
-        if self.report is not None and os.path.isfile(self.report):
-            from .report import write_report
-
-            unfinished = "the run that writes this report did not finish (it may have died)"
-            try:
-                write_report(self.report, evaluate(self.registry, {}, incomplete=unfinished), None)
-            except ParityError as exc:
-                raise pytest.UsageError(str(exc)) from None
+        """An earlier run's report or page must not outlive a run that dies before it
+        writes its own: an existing one is replaced by one that says the run did not finish."""
+        unfinished = "the run that writes this report did not finish (it may have died)"
+        stale = evaluate(self.registry, {}, incomplete=unfinished)
+        try:
+            self.outputs.write(stale, None, only_existing=True)
+        except ParityError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     def _plan_only(self) -> str | None:
         return next(
@@ -226,15 +261,9 @@ class Controller:
         self.config.hook.pytest_parity_evidence(evidence=evidence)
         self.evidence = evidence
         gate = self.gate_result = None if self.gate is None else decide_gate(evidence, self.gate)
-        if self.report is not None:
-            from .report import write_report  # junitparser is imported only when needed
-
-            try:
-                write_report(self.report, evidence, gate)
-            except ParityError as exc:
-                self.report_error = str(exc)
-                if session.exitstatus == pytest.ExitCode.OK:
-                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        self.output_errors = self.outputs.write(evidence, gate)
+        if self.output_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
         # a gate that failed, or that the run could not vouch for, fails a green run
         green = session.exitstatus == pytest.ExitCode.OK and self._plan_only() is None
         if gate is not None and not gate.passed and green:
@@ -254,10 +283,15 @@ class Controller:
             lines.append(gate_line(self.gate_result))
         else:
             lines = render_summary(self.evidence, self.gate_result, verbosity, glob_hints=hints)
-        if self.report_error is not None:
-            lines.insert(-1, Line(f"ERROR: parity report not written: {self.report_error}", "red"))
-        elif self.report is not None:
-            lines.insert(-1, Line(f"parity report: {self.report}"))  # the gate line stays last
+        for what, path in (("report", self.outputs.report), ("page", self.outputs.page)):
+            error = self.output_errors.get(what)
+            if error is not None:
+                line = Line(f"ERROR: parity {what} not written: {error}", "red")
+            elif path is not None:
+                line = Line(f"parity {what}: {path}")
+            else:
+                continue
+            lines.insert(-1, line)  # the gate line stays last
         for line in lines:
             terminalreporter.write_line(line.text, **({line.color: True} if line.color else {}))
         gate = self.gate_result

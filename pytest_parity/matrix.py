@@ -21,12 +21,13 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from .model import ParityError, grouped_parts, visible
+from .model import Grouping, ParityError, visible
 from .summary import gate_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .links import SourceLinks
     from .model import Evidence, GateResult, InvariantResult
 
 __all__ = [
@@ -98,16 +99,21 @@ def ordered_results(evidence: Evidence) -> list[InvariantResult]:
 MAX_LISTED_TESTS = 10
 
 
-def _evidence_cell(result: InvariantResult) -> str:
+def _linked(text: str, url: str | None) -> str:
+    return text if url is None else f"[{text}]({url})"
+
+
+def _evidence_cell(result: InvariantResult, links: SourceLinks | None) -> str:
     """Proven: the tests that proved it. Otherwise: why it is not proven."""
     if result.status == "proven":
-        refs = [
-            code_span(name) + count + (" (flaky)" if outcome == "flaky" else "")
-            for outcome in ("passed", "flaky")
-            for name, count in grouped_parts(
-                [t for t in result.tests if t.outcome == outcome], result.tests
-            )
-        ]
+        refs = []
+        grouping = Grouping(result.tests)
+        for outcome in ("passed", "flaky"):
+            tests = [t for t in result.tests if t.outcome == outcome]
+            for name, count, rec in grouping.parts(tests):
+                url = links.url(rec.file, rec.line) if links else None
+                flaky = " (flaky)" if outcome == "flaky" else ""
+                refs.append(_linked(code_span(name), url) + count + flaky)
         cell = ", ".join(refs[:MAX_LISTED_TESTS])
         if len(refs) > MAX_LISTED_TESTS:
             cell += f" and {len(refs) - MAX_LISTED_TESTS} more"
@@ -115,22 +121,25 @@ def _evidence_cell(result: InvariantResult) -> str:
     return markdown_cell(result.reason or result.status)
 
 
-def render_markdown(evidence: Evidence) -> str:
+def render_markdown(evidence: Evidence, links: SourceLinks | None = None) -> str:
     """The matrix as a GFM table (header, rule, one row per invariant), ending in a newline.
 
     Columns: milestone, invariant ID, title, status (one word of
     :data:`~pytest_parity.model.STATUSES`), evidence (for a proven invariant the tests
     that proved it as code spans, flaky ones marked ``(flaky)``; otherwise the reason).
+    With ``links``, the invariant ID links to its declaration and each test to its source.
     """
+    registry_file = evidence.registry.file
     lines = [MARKDOWN_HEADER, _MARKDOWN_RULE]
     for result in ordered_results(evidence):
         inv = result.invariant
+        url = links.url(registry_file, inv.line) if links else None
         cells = (
             markdown_cell(inv.milestone),
-            markdown_cell(inv.id),
+            _linked(markdown_cell(inv.id), url),
             markdown_cell(inv.title),
             result.status,
-            _evidence_cell(result),
+            _evidence_cell(result, links),
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -77,26 +77,34 @@ def function_of(nodeid: str) -> str:
     return head + sep + last.partition("[")[0]
 
 
-def grouped(selected: Sequence[TestRecord], among: Sequence[TestRecord]) -> list[str]:
-    """Node IDs for people: several parametrized instances of one test function in
-    ``selected`` become one ``path::test[*] (k of n)``, with n counted in ``among``."""
-    return [name + count for name, count in grouped_parts(selected, among)]
+class Grouping:
+    """Node IDs for people: several parametrized instances of one test function become
+    one ``path::test[*] (k of n)``, with n counted among the tests given here (counted
+    once, however many selections are then named)."""
+
+    def __init__(self, among: Iterable[TestRecord]) -> None:
+        self.counts = Counter(function_of(rec.nodeid) for rec in among)
+
+    def parts(self, selected: Sequence[TestRecord]) -> list[tuple[str, str, TestRecord]]:
+        """``(node ID or path::test[*], " (k of n)" or "", the group's first test)`` for
+        the selected tests, in their order."""
+        by_function: dict[str, list[TestRecord]] = {}
+        for rec in selected:
+            by_function.setdefault(function_of(rec.nodeid), []).append(rec)
+        return [
+            (f"{function}[*]", f" ({len(recs)} of {self.counts[function]})", recs[0])
+            if len(recs) > 1
+            else (recs[0].nodeid, "", recs[0])
+            for function, recs in by_function.items()
+        ]
+
+    def names(self, selected: Sequence[TestRecord]) -> list[str]:
+        return [name + count for name, count, _ in self.parts(selected)]
 
 
-def grouped_parts(
-    selected: Sequence[TestRecord], among: Sequence[TestRecord]
-) -> list[tuple[str, str]]:
-    """:func:`grouped`'s entries as ``(node ID or path::test[*], " (k of n)" or "")``."""
-    counts = Counter(function_of(rec.nodeid) for rec in among)
-    picked = Counter(function_of(rec.nodeid) for rec in selected)
-    parts: dict[tuple[str, str], None] = {}
-    for rec in selected:
-        function = function_of(rec.nodeid)
-        if picked[function] > 1:
-            parts[f"{function}[*]", f" ({picked[function]} of {counts[function]})"] = None
-        else:
-            parts[rec.nodeid, ""] = None
-    return list(parts)
+def grouped(selected: Sequence[TestRecord], among: Iterable[TestRecord]) -> list[str]:
+    """``Grouping(among).names(selected)``: the selected tests' names, instances grouped."""
+    return Grouping(among).names(selected)
 
 
 def plural(n: int, word: str) -> str:

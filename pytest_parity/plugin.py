@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .collection import Collector, DormantGuard, FixtureWatch
-from .controller import TODAY_KEY, Controller
+from .controller import TODAY_KEY, Controller, Outputs
+from .links import SourceLinks, commit_from_env
 from .model import FLAKY_POLICIES, ParityError, report_timestamp, utc_today
 from .registry import check_registry, find_registry, load_registry
 
@@ -78,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "whether a test that passed only on a rerun may prove an invariant "
             "(default: fail). Ini: parity_flaky.",
         ),
+        (
+            "html",
+            "PATH",
+            None,
+            "also write the parity page (one self-contained HTML file) to PATH. Ini: "
+            "parity_html (relative to the rootdir); its links to the source: ini "
+            "parity_source_url.",
+        ),
     ]
     for name, metavar, kind, help_text in options:
         # --parity-gate without a value is an error that lists the scopes, not argparse's
@@ -85,6 +94,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         flag, dest = f"--parity-{name}", f"parity_{name}"
         group.addoption(flag, dest=dest, metavar=metavar, type=kind, help=help_text, **extra)
         parser.addini(f"parity_{name}", help_text)
+    parser.addini(
+        "parity_source_url",
+        "the parity page's links to the source: a URL template naming {path}, and maybe "
+        "{line} and {sha} (the commit, from GITHUB_SHA, CI_COMMIT_SHA, GIT_COMMIT or "
+        "BUILD_SOURCEVERSION), e.g. https://github.com/OWNER/REPO/blob/{sha}/{path}#L{line}",
+    )
 
 
 def _ini(config: pytest.Config, name: str) -> str | None:
@@ -125,7 +140,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _dormant(config: pytest.Config) -> list[object]:
-    for name in ("parity_gate", "parity_report"):
+    for name in ("parity_gate", "parity_report", "parity_html"):
         if _setting(config, name) is not None:
             raise ParityError(
                 f"--{name.replace('_', '-')} (or ini {name}) is set but no pytest-parity "
@@ -165,24 +180,44 @@ def _active(config: pytest.Config, path: Path) -> list[object]:
             flaky = flaky_policy(ini)
         except argparse.ArgumentTypeError as exc:
             raise ParityError(f"parity_flaky: {exc}") from None
-    report = _setting(config, "parity_report")
-    if report is not None:
-        if not report.strip():
-            raise ParityError("--parity-report: the path is empty; write --parity-report=PATH")
-        if config.getoption("parity_report") is None:  # the ini value is rootdir-relative
-            report = str(config.rootpath / report)
-        if os.path.isdir(report):
-            raise ParityError(f"--parity-report: {report} is a directory")
-        junitxml = config.getoption("xmlpath", None)
-        if junitxml and os.path.realpath(junitxml) == os.path.realpath(report):
-            raise ParityError(
-                f"--parity-report: {report} is also the --junitxml path: one would "
-                "overwrite the other; give them different paths"
-            )
-        report_timestamp()  # a bad SOURCE_DATE_EPOCH is an error now, not after the run
+    outputs = _outputs(config)
     fixtures = FixtureWatch(config)
-    controller = Controller(config, registry, collector, fixtures, gate, report, flaky)
+    controller = Controller(config, registry, collector, fixtures, gate, outputs, flaky)
     return [collector, fixtures, controller]
+
+
+def _output_path(config: pytest.Config, name: str, others: dict[str, str]) -> str | None:
+    """``--parity-report`` / ``--parity-html`` (or the ini twin, rootdir-relative), checked
+    before the run: an unusable path is a usage error now, not after the tests ran."""
+    path = _setting(config, name)
+    if path is None:
+        return None
+    flag = f"--{name.replace('_', '-')}"
+    if not path.strip():
+        raise ParityError(f"{flag}: the path is empty; write {flag}=PATH")
+    if config.getoption(name) is None:  # the ini value is rootdir-relative
+        path = str(config.rootpath / path)
+    if os.path.isdir(path):
+        raise ParityError(f"{flag}: {path} is a directory")
+    for other, other_path in others.items():
+        if other_path and os.path.realpath(other_path) == os.path.realpath(path):
+            raise ParityError(
+                f"{flag}: {path} is also the {other} path: one would overwrite the other; "
+                "give them different paths"
+            )
+    return path
+
+
+def _outputs(config: pytest.Config) -> Outputs:
+    junitxml = {"--junitxml": config.getoption("xmlpath", None) or ""}
+    report = _output_path(config, "parity_report", junitxml)
+    page = _output_path(config, "parity_html", {**junitxml, "--parity-report": report or ""})
+    links = None
+    if page is not None and (template := _ini(config, "parity_source_url")):
+        links = SourceLinks.parse(template, commit_from_env(), "parity_source_url")
+    if report is not None or page is not None:
+        report_timestamp()  # a bad SOURCE_DATE_EPOCH is an error now, not after the run
+    return Outputs(report, page, links)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

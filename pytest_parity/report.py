@@ -32,7 +32,7 @@ from junitparser import (
 
 from . import __version__
 from .files import atomic_output
-from .model import function_of, grouped, report_timestamp, visible
+from .model import Grouping, report_timestamp, visible
 from .summary import gate_line
 
 if TYPE_CHECKING:
@@ -80,29 +80,22 @@ def xml_safe(text: str) -> str:
     return _FORBIDDEN.sub(visible, text)
 
 
-def _test_data(rec: TestRecord) -> list[Any]:
+def _test_data(rec: TestRecord) -> tuple[Any, ...]:
     # an array, not an object: the keys repeated 100,000 times (each quote escaped in the
-    # XML attribute) would make up half the report
-    return [
-        rec.nodeid,
-        rec.outcome,
-        list(rec.invariants),
-        list(rec.milestones),
-        rec.reason,
-        rec.file,
-        rec.line,
-    ]
+    # XML attribute) would make up half the report (tuples encode as JSON arrays)
+    return (rec.nodeid, rec.outcome, rec.invariants, rec.milestones, rec.reason, rec.file, rec.line)
 
 
 def test_lines(records: Sequence[TestRecord], among: Sequence[TestRecord]) -> list[str]:
     """``  <outcome>  <node ID>  (<reason>)`` per test, parametrized instances of one
     function with the same outcome and reason grouped (``test_y[*] (3 of 5)``)."""
-    groups: dict[tuple[str, str, str], list[TestRecord]] = {}
+    groups: dict[tuple[str, str], list[TestRecord]] = {}
     for rec in records:
-        groups.setdefault((rec.outcome, function_of(rec.nodeid), rec.reason), []).append(rec)
+        groups.setdefault((rec.outcome, rec.reason), []).append(rec)
     lines = []
-    for (outcome, _, reason), members in groups.items():
-        for name in grouped(members, among):
+    grouping = Grouping(among)
+    for (outcome, reason), members in groups.items():
+        for name in grouping.names(members):
             lines.append(f"  {outcome:<8}{name}" + (f"  ({reason})" if reason else ""))
     return lines
 
@@ -223,12 +216,13 @@ def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.date
                 for inv in registry.invariants.values()
             }
             properties.append(Property(P_INVARIANTS, _json(invariants)))
-            tests = [_test_data(rec) for _, rec in sorted(evidence.records.items())]
+            tests = sorted(evidence.records)
             # in chunks: libxml2 (lxml, xmllint, many CI servers) refuses an attribute
             # value over 10 MB unless told otherwise
             for start in range(0, len(tests), TESTS_PER_PROPERTY):
                 chunk = tests[start : start + TESTS_PER_PROPERTY]
-                properties.append(Property(P_TESTS, _json(chunk)))
+                data = [_test_data(evidence.records[nodeid]) for nodeid in chunk]
+                properties.append(Property(P_TESTS, _json(data)))
             if registry.file is not None:
                 properties.append(Property(P_REGISTRY_FILE, xml_safe(registry.file)))
         suite.append(properties)
