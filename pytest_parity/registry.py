@@ -153,23 +153,30 @@ def load_registry(path: Path) -> Registry:
             )
         checker = Checker(str(path), ("tool", "parity"))
         registry = checker.registry(checker.table(tool["parity"], (), "a table"))
-    lines = text.splitlines()
+    lines = _declaration_lines(text)
     for inv in list(registry.invariants.values()):
-        line = _declaration_line(lines, inv.id)
-        registry.invariants[inv.id] = dataclasses.replace(inv, line=line)
+        registry.invariants[inv.id] = dataclasses.replace(inv, line=lines.get(inv.id))
     return registry
 
 
-def _declaration_line(lines: list[str], inv_id: str) -> int | None:
-    """The line (1-based) where a TOML text declares the invariant: its table header
-    (``[invariants.ID]``, ``[tool.parity.invariants."ID"]``) or its key (``ID = {...}``
-    in an ``[invariants]`` table, ``invariants.ID.title = ...``)."""
-    key = "|".join(re.escape(spelled) for spelled in (inv_id, f'"{inv_id}"', f"'{inv_id}'"))
-    declaration = re.compile(
-        rf"^\s*(?:\[\s*(?:[\w.\s]*\.)?invariants\s*\.\s*(?:{key})\s*\]"
-        rf"|(?:invariants\s*\.\s*)?(?:{key})\s*[.=])"
-    )
-    return next((n for n, line in enumerate(lines, 1) if declaration.match(line)), None)
+#: a key, bare or quoted (one group each)
+_TOML_KEY = r"""(?:"([^"]*)"|'([^']*)'|([\w-]+))"""
+#: ``[invariants.ID]``, ``[tool.parity.invariants."ID"]``
+_TABLE_HEADER = re.compile(rf"^\s*\[\s*(?:[\w.\s]*\.)?invariants\s*\.\s*{_TOML_KEY}\s*\]")
+#: ``ID = {...}`` in an ``[invariants]`` table, ``invariants.ID.title = ...``
+_KEY_LINE = re.compile(rf"^\s*(?:invariants\s*\.\s*)?{_TOML_KEY}\s*[.=]")
+
+
+def _declaration_lines(text: str) -> dict[str, int]:
+    """Per key, the first line (1-based) of a TOML text that may declare an invariant so
+    named: a table header or a key line. One pass over the text."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _TABLE_HEADER.match(line) or _KEY_LINE.match(line)
+        if match:
+            key = next(group for group in match.groups() if group is not None)
+            found.setdefault(key, number)
+    return found
 
 
 def check_registry(registry: Registry) -> Registry:
