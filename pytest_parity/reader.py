@@ -27,6 +27,7 @@ from .report import (
     P_GATE,
     P_GATE_RESULT,
     P_INCOMPLETE,
+    P_INGESTED,
     P_INVARIANTS,
     P_REGISTRY,
     P_REGISTRY_FILE,
@@ -42,7 +43,7 @@ from .report import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["MAX_REPORT_BYTES", "LoadedReport", "read_report"]
+__all__ = ["MAX_REPORT_BYTES", "LoadedReport", "Refused", "hardened_parser", "read_report"]
 
 #: Reading refuses larger files (a report of a million tests is about 200 MiB).
 MAX_REPORT_BYTES = 512 * 1024 * 1024
@@ -75,9 +76,11 @@ class LoadedReport:
     tags_lost: bool = False
     #: sha256 of the file's bytes: two copies of one report are one report
     content_sha256: str = ""
+    #: the runner files ``pytest-parity ingest`` made it from (none for a pytest run)
+    ingested: tuple[str, ...] = ()
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """Raised inside expat handlers; turned into a ParityError naming the file."""
 
 
@@ -96,7 +99,7 @@ class _Properties:
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.path.append(name)
         if len(self.path) == 1 and name != "testsuites":
-            raise _Refused(f"the root element is <{name}>, not <testsuites>")
+            raise Refused(f"the root element is <{name}>, not <testsuites>")
         if self.path[1:] == ["testsuite"]:
             self.suites += 1
         elif self.path[1:] == ["testsuite", "properties", "property"]:
@@ -106,11 +109,11 @@ class _Properties:
         if not name.startswith("parity."):
             return
         if value is None:
-            raise _Refused(f"corrupt evidence report: property {name} has no value")
+            raise Refused(f"corrupt evidence report: property {name} has no value")
         if self.suites > 1:  # later suites repeat the first one's provenance, and only that
-            first_only = (P_TEST, P_TESTS, P_REGISTRY, P_INVARIANTS, P_REGISTRY_FILE)
+            first_only = (P_TEST, P_TESTS, P_REGISTRY, P_INVARIANTS, P_REGISTRY_FILE, P_INGESTED)
             if name != P_TITLE and (name in first_only or self.single.get(name) != value):
-                raise _Refused(
+                raise Refused(
                     f"corrupt evidence report: its suites disagree on {name} (several reports "
                     "joined into one file by a JUnit tool? merge them with `pytest-parity merge`)"
                 )
@@ -119,7 +122,7 @@ class _Properties:
         elif name == P_TESTS:
             self.test_chunks.append(value)
         elif name in self.single:
-            raise _Refused(f"corrupt evidence report: property {name} appears twice")
+            raise Refused(f"corrupt evidence report: property {name} appears twice")
         else:
             self.single[name] = value
 
@@ -128,18 +131,25 @@ class _Properties:
 
 
 def _refuse_dtd(*args: object) -> NoReturn:
-    raise _Refused("refusing a document with a DTD (DOCTYPE or entity declarations)")
+    raise Refused("refusing a document with a DTD (DOCTYPE or entity declarations)")
 
 
-def _parse(fh: IO[bytes], limit: int) -> tuple[_Properties, str]:
-    """Stream ``fh`` through expat: its properties and the sha256 of its bytes."""
-    found = _Properties()
+def hardened_parser() -> Any:
+    """An expat parser that refuses any DTD, so that no entity is ever expanded (no XML
+    bomb, no external entity): its handlers raise :class:`Refused`."""
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse_dtd
     parser.EntityDeclHandler = _refuse_dtd
     parser.UnparsedEntityDeclHandler = _refuse_dtd
     parser.ExternalEntityRefHandler = _refuse_dtd
+    return parser
+
+
+def _parse(fh: IO[bytes], limit: int) -> tuple[_Properties, str]:
+    """Stream ``fh`` through expat: its properties and the sha256 of its bytes."""
+    found = _Properties()
+    parser = hardened_parser()
     parser.StartElementHandler = found.start
     parser.EndElementHandler = found.end
     digest = hashlib.sha256()
@@ -147,11 +157,11 @@ def _parse(fh: IO[bytes], limit: int) -> tuple[_Properties, str]:
     while chunk := fh.read(1 << 20):
         size += len(chunk)
         if size > limit:
-            raise _Refused(f"refusing a file larger than {limit} bytes")
+            raise Refused(f"refusing a file larger than {limit} bytes")
         digest.update(chunk)
         parser.Parse(chunk, False)
     if size == 0:
-        raise _Refused("the file is empty")
+        raise Refused("the file is empty")
     parser.Parse(b"", True)
     return found, digest.hexdigest()
 
@@ -280,7 +290,7 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
             found, content_sha256 = _parse(fh, MAX_REPORT_BYTES)
         except OSError as exc:
             raise ParityError(f"{name}: cannot read: {os_reason(exc)}") from None
-        except _Refused as exc:
+        except Refused as exc:
             raise ParityError(f"{name}: {exc}") from None
         except expat.ExpatError as exc:
             raise ParityError(
@@ -326,4 +336,14 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         incomplete=props.get(P_INCOMPLETE),
         tags_lost=props.get(P_TAGS_LOST) == "true",
         content_sha256=content_sha256,
+        ingested=_ingested(name, props.get(P_INGESTED)),
     )
+
+
+def _ingested(path: str, text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    data = _json(path, P_INGESTED, text)
+    if not (isinstance(data, list) and all(isinstance(d, dict) for d in data)):
+        raise _corrupt(path, f"{P_INGESTED} is not a JSON array of objects")
+    return tuple(str(d.get("file", "?")) for d in data)

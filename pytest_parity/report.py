@@ -36,7 +36,7 @@ from .model import Grouping, report_timestamp, visible
 from .summary import gate_line
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from .model import Evidence, GateResult, InvariantResult, TestRecord
 
@@ -61,6 +61,8 @@ P_REGISTRY = "parity.registry"
 P_INVARIANTS = "parity.invariants"
 P_TESTS = "parity.tests"
 P_REGISTRY_FILE = "parity.registry.file"
+#: the runner files a report of ``pytest-parity ingest`` was made from
+P_INGESTED = "parity.ingested"
 #: how many tests one ``parity.tests`` property holds at most
 TESTS_PER_PROPERTY = 1000
 #: format 1's one property per test, ``[nodeid, outcome, [invariants], [milestones]]``;
@@ -181,8 +183,14 @@ def _gate_case(gate: GateResult) -> Any:
     return case
 
 
-def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.datetime) -> Any:
-    """The evidence report as a junitparser ``JUnitXml`` document."""
+def build_report(
+    evidence: Evidence,
+    gate: GateResult | None,
+    timestamp: dt.datetime,
+    ingested: Sequence[Mapping[str, Any]] = (),
+) -> Any:
+    """The evidence report as a junitparser ``JUnitXml`` document; ``ingested`` names the
+    runner files ``pytest-parity ingest`` read it from."""
     registry = evidence.registry
     if timestamp.tzinfo is None:  # a naive timestamp is taken to be UTC
         timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
@@ -225,6 +233,8 @@ def build_report(evidence: Evidence, gate: GateResult | None, timestamp: dt.date
                 properties.append(Property(P_TESTS, _json(data)))
             if registry.file is not None:
                 properties.append(Property(P_REGISTRY_FILE, xml_safe(registry.file)))
+            if ingested:
+                properties.append(Property(P_INGESTED, _json(list(ingested))))
         suite.append(properties)
         if name == "parity.gate":
             assert gate is not None
@@ -253,6 +263,7 @@ def write_report(
     gate: GateResult | None,
     *,
     timestamp: dt.datetime | None = None,
+    ingested: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write the evidence report to ``path`` (see :func:`~pytest_parity.files.atomic_output`).
 
@@ -260,6 +271,6 @@ def write_report(
     """
     if timestamp is None:
         timestamp = report_timestamp()
-    document = build_report(evidence, gate, timestamp)
+    document = build_report(evidence, gate, timestamp, ingested)
     with atomic_output(path, what="the evidence report") as fh:
         document.write(fh)

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_parity import __version__, reader
 from pytest_parity.model import Evidence, GateResult, Invariant, Milestone, ParityError, Registry
-from pytest_parity.reader import LoadedReport, _parse, _Refused, read_report
+from pytest_parity.reader import LoadedReport, Refused, _parse, read_report
 from pytest_parity.report import write_report
 
 from .conftest import (
@@ -289,7 +289,7 @@ def test_streaming_stops_at_the_size_limit() -> None:
             return len(data)
 
     stream = Endless()
-    with pytest.raises(_Refused, match="larger than 3000000 bytes"):
+    with pytest.raises(Refused, match="larger than 3000000 bytes"):
         _parse(io.BufferedReader(stream), 3_000_000)
     assert stream.reads < 10
 
