@@ -289,9 +289,14 @@ def decide_gate(evidence: Evidence, scope: str, option: str = "--parity-gate") -
     )
     bad: tuple[Outcome, ...] = ("failed", "flaky") if evidence.flaky == "fail" else ("failed",)
     failed_suite = tuple(
-        rec
-        for _, rec in sorted(evidence.records.items())
-        if rec.outcome in bad and any(m in milestones for m in rec.milestones)
+        sorted(
+            (
+                rec
+                for rec in evidence.records.values()
+                if rec.outcome in bad and any(m in milestones for m in rec.milestones)
+            ),
+            key=lambda rec: rec.nodeid,
+        )
     )
     return GateResult(
         scope=scope,

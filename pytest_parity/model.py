@@ -72,9 +72,10 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
 
 
 def function_of(nodeid: str) -> str:
-    """The node ID without its parameters: ``t.py::test_y[1-a]`` -> ``t.py::test_y``."""
-    head, sep, last = nodeid.rpartition("::")
-    return head + sep + last.partition("[")[0]
+    """The node ID without its parameters: ``t.py::test_y[1-a]`` -> ``t.py::test_y``.
+    Parameters start at the first ``[`` after the path (they may hold ``::`` themselves)."""
+    path, sep, rest = nodeid.partition("::")
+    return path + sep + rest.partition("[")[0]
 
 
 class Grouping:

@@ -98,11 +98,12 @@ class _Properties:
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.path.append(name)
-        if len(self.path) == 1 and name != "testsuites":
+        depth = len(self.path)
+        if depth == 1 and name != "testsuites":
             raise Refused(f"the root element is <{name}>, not <testsuites>")
-        if self.path[1:] == ["testsuite"]:
+        if depth == 2 and name == "testsuite":
             self.suites += 1
-        elif self.path[1:] == ["testsuite", "properties", "property"]:
+        elif depth == 4 and self.path[1:] == ["testsuite", "properties", "property"]:
             self._property(attrs.get("name", ""), attrs.get("value"))
 
     def _property(self, name: str, value: str | None) -> None:
@@ -247,11 +248,14 @@ def _records(path: str, registry: Registry, found: _Properties) -> tuple[TestRec
     return tuple(records[nodeid] for nodeid in sorted(records))
 
 
-def _with_lines(path: str, registry: Registry, found: _Properties) -> Registry:
+def _with_lines(registry: Registry, invariants_text: str | None) -> Registry:
     """The registry with each invariant's declaration line, as format 2 records them."""
-    if P_INVARIANTS not in found.single:
+    if invariants_text is None:
         return registry
-    data = _json(path, P_INVARIANTS, found.single[P_INVARIANTS])
+    try:
+        data = json.loads(invariants_text)
+    except (ValueError, RecursionError):
+        raise ParityError(f"{P_INVARIANTS} is not valid JSON: {_short(invariants_text)}") from None
     lines = {
         inv_id: meta.get("line")
         for inv_id, meta in (data.items() if isinstance(data, dict) else ())
@@ -265,15 +269,16 @@ def _with_lines(path: str, registry: Registry, found: _Properties) -> Registry:
 
 
 @functools.lru_cache(maxsize=4)
-def _embedded_registry(text: str) -> tuple[Registry, str]:
-    """The registry a report embeds, checked like a TOML one, and its sha256 (shard
-    reports of one run embed the same registry: it is checked once)."""
+def _embedded_registry(text: str, invariants_text: str | None) -> tuple[Registry, str]:
+    """The registry a report embeds, checked like a TOML one, with the declaration lines
+    it records, and the sha256 of the registry (shard reports of one run embed the same
+    registry: it is checked once)."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
         raise ParityError(f"{P_REGISTRY} is not valid JSON: {_short(text)}") from None
     registry = registry_from_data(data, P_REGISTRY)
-    return registry, registry.sha256()
+    return _with_lines(registry, invariants_text), registry.sha256()
 
 
 def read_report(path: str | os.PathLike[str]) -> LoadedReport:
@@ -309,7 +314,7 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
         if key not in props:
             raise _corrupt(name, f"property {key} is missing")
     try:
-        registry, sha256 = _embedded_registry(props[P_REGISTRY])
+        registry, sha256 = _embedded_registry(props[P_REGISTRY], props.get(P_INVARIANTS))
     except ParityError as exc:
         raise _corrupt(name, str(exc)) from None
     if props[P_SHA] != sha256:
@@ -319,7 +324,6 @@ def read_report(path: str | os.PathLike[str]) -> LoadedReport:
             f"(stored {_short(props[P_SHA])}, computed {sha256})",
         )
     registry = dataclasses.replace(registry, source=name, file=props.get(P_REGISTRY_FILE))
-    registry = _with_lines(name, registry, found)
     if props[P_FLAKY] not in FLAKY_POLICIES:
         raise _corrupt(name, f"{P_FLAKY} is {_short(props[P_FLAKY])}, not one of {FLAKY_POLICIES}")
     if props[P_GATE_RESULT] not in _GATE_RESULTS:

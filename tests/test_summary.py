@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from pytest_parity.evidence import decide_gate, evaluate
-from pytest_parity.model import Invariant, Milestone, Registry, TestRecord, Waiver
+from pytest_parity.model import Invariant, Milestone, Registry, TestRecord, Waiver, function_of
 from pytest_parity.summary import gate_line, render_plan
 from pytest_parity.summary import render_summary as render_lines
 
@@ -150,3 +152,17 @@ def test_the_plan_counts_tests_by_marker_and_by_glob() -> None:
     assert [line.text for line in render_plan(ev, {}, {"t::a", "t::b"}, -1)] == [lines[-1]]
     only_a = [line.text for line in render_plan(ev, {}, {"t::a"})]
     assert "NOT-RUN B [M1]: only deselected tests name it (1)" in only_a
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "function"),
+    [
+        ("t.py::test_y[1-a]", "t.py::test_y"),
+        ("t.py::TestC::test_y[x]", "t.py::TestC::test_y"),
+        ("t.py::test_p[a::b]", "t.py::test_p"),  # a parameter holding "::"
+        ("t.py::test_plain", "t.py::test_plain"),
+        ("rust/integration::parity_m1_x", "rust/integration::parity_m1_x"),
+    ],
+)
+def test_the_function_of_a_node_id(nodeid: str, function: str) -> None:
+    assert function_of(nodeid) == function
