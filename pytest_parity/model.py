@@ -84,14 +84,16 @@ class Grouping:
     once, however many selections are then named)."""
 
     def __init__(self, among: Iterable[TestRecord]) -> None:
-        self.counts = Counter(function_of(rec.nodeid) for rec in among)
+        self.function = {rec.nodeid: function_of(rec.nodeid) for rec in among}
+        self.counts = Counter(self.function.values())
 
     def parts(self, selected: Sequence[TestRecord]) -> list[tuple[str, str, TestRecord]]:
         """``(node ID or path::test[*], " (k of n)" or "", the group's first test)`` for
         the selected tests, in their order."""
         by_function: dict[str, list[TestRecord]] = {}
         for rec in selected:
-            by_function.setdefault(function_of(rec.nodeid), []).append(rec)
+            function = self.function.get(rec.nodeid) or function_of(rec.nodeid)
+            by_function.setdefault(function, []).append(rec)
         return [
             (f"{function}[*]", f" ({len(recs)} of {self.counts[function]})", recs[0])
             if len(recs) > 1

@@ -313,3 +313,13 @@ def as_format_1(root: ET.Element) -> None:
     assert first is not None
     for test in tests:
         ET.SubElement(first, "property", name="parity.test", value=json.dumps(test[:4]))
+
+
+def billion_laughs(body: str) -> str:
+    """An XML bomb: ``body`` after a DTD whose entity ``&lol9;`` expands to 10**9 "lol"s
+    (readers must refuse the DTD, never expand it)."""
+    entities = ['<!ENTITY lol "lol">']
+    for level in range(1, 10):
+        previous = "lol" if level == 1 else f"lol{level - 1}"
+        entities.append(f'<!ENTITY lol{level} "{f"&{previous};" * 10}">')
+    return '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n ' + "\n ".join(entities) + "\n]>\n" + body

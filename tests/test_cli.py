@@ -32,6 +32,8 @@ from pytest_parity.model import (
 from pytest_parity.reader import read_report
 from pytest_parity.report import write_report
 
+from .conftest import billion_laughs
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -443,22 +445,11 @@ class TestMerge:
 
 # -- hostile input ------------------------------------------------------------------------
 
-BILLION_LAUGHS = """<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<testsuites><testsuite name="x"><properties>
+BILLION_LAUGHS = billion_laughs(
+    """<testsuites><testsuite name="x"><properties>
 <property name="parity.version" value="&lol9;"/></properties></testsuite></testsuites>
 """
+)
 
 EXTERNAL_ENTITY = """<?xml version="1.0"?>
 <!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
