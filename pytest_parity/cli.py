@@ -36,6 +36,9 @@ from .model import FLAKY_POLICIES, ParityError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    #: what ``add_subparsers`` returns (argparse names no public type for it)
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 
 __all__ = ["MergedEvidence", "load_evidence", "main"]
 
@@ -108,14 +111,24 @@ def _add_links(sub: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Re-check, merge and tabulate pytest-parity evidence reports.",
+        description="Re-check, merge, tabulate, compare and render pytest-parity evidence "
+        "reports, and make them from other test runners' JUnit XML.",
         epilog="exit codes: 0 ok, 1 gate failed or an invariant regressed (check), reports "
         "missing (merge), document out of date (matrix --check), a regression (diff), 2 bad "
         "input or usage error",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_check(subs)
+    _add_merge(subs)
+    _add_matrix(subs)
+    _add_html(subs)
+    _add_diff(subs)
+    _add_ingest(subs)
+    return parser
 
+
+def _add_check(subs: Subcommands) -> None:
     check = subs.add_parser(
         "check",
         help="merge reports in memory, re-evaluate, print the summary, judge the gate",
@@ -153,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=cmd_check)
 
+
+def _add_merge(subs: Subcommands) -> None:
     merge = subs.add_parser(
         "merge",
         help="merge shard reports into one evidence report",
@@ -168,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     merge.set_defaults(handler=cmd_merge)
 
+
+def _add_matrix(subs: Subcommands) -> None:
     matrix = subs.add_parser(
         "matrix",
         help="render the parity matrix (Markdown or JSON); keep a document's copy current",
@@ -205,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matrix.set_defaults(handler=cmd_matrix)
 
+
+def _add_html(subs: Subcommands) -> None:
     page = subs.add_parser(
         "html",
         help="write the parity page: one self-contained HTML file",
@@ -224,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_links(page)
     page.set_defaults(handler=cmd_html)
 
+
+def _add_diff(subs: Subcommands) -> None:
     compare = subs.add_parser(
         "diff",
         help="what a change does to the invariants: BASE evidence against HEAD evidence",
@@ -266,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.set_defaults(handler=cmd_diff)
 
+
+def _add_ingest(subs: Subcommands) -> None:
     runner = subs.add_parser(
         "ingest",
         help="an evidence report from any test runner's JUnit XML",
@@ -310,7 +333,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="the policy the report records for tests that passed only on a rerun (default: fail)",
     )
     runner.set_defaults(handler=cmd_ingest)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
