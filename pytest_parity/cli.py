@@ -327,6 +327,14 @@ def _add_ingest(subs: Subcommands) -> None:
         help="test cases whose ID matches GLOB are milestone M's gate suite (repeatable)",
     )
     runner.add_argument(
+        "--expect-documents",
+        type=_report_count,
+        default=0,
+        metavar="N",
+        help="the JUnit documents there must be (cargo: one per test binary); fewer make "
+        "the evidence incomplete (a test binary that crashed writes none)",
+    )
+    runner.add_argument(
         "--flaky",
         choices=FLAKY_POLICIES,
         default=None,

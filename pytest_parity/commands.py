@@ -28,6 +28,7 @@ from .summary import Line, render_summary
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "PROG", "stdout_to_devnull"]
 
@@ -44,6 +45,12 @@ def _out(text: str = "", end: str = "\n") -> None:
         sys.stdout.write(text + end)
     except BrokenPipeError:
         stdout_to_devnull()
+
+
+def _note(text: str) -> None:
+    """What a command that writes a file says about it: on stderr, since that file may
+    be stdout (``-o /dev/stdout``)."""
+    print(text, file=sys.stderr)
 
 
 def stdout_to_devnull() -> None:
@@ -66,12 +73,12 @@ def _colored(line: Line) -> str:
     return f"\x1b[{_ANSI[line.color]}m{line.text}\x1b[0m"
 
 
-def _out_ran_in_none(merged: MergedEvidence) -> None:
+def _out_ran_in_none(merged: MergedEvidence, say: Callable[[str], None] = _out) -> None:
     lost = merged.ran_in_none()
     if lost:
         names = grouped(lost, list(merged.evidence.records.values()))
         more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-        _out(
+        say(
             f"{plural(len(lost), 'tagged test')} ran in none of the {len(merged.reports)} "
             f"reports: {', '.join(names[:5])}{more}"
         )
@@ -93,6 +100,27 @@ def _append_to_step_summary(text: str) -> None:
 
 
 # -- commands -------------------------------------------------------------------------------
+
+
+def _refuse_overwriting(output: str | None, inputs: list[str]) -> None:
+    """An output at the path of an input (the registry, a report, a runner file) would
+    replace what the command reads: refused before anything is read."""
+    if output is None:
+        return
+    for name in inputs:
+        try:
+            same = os.path.samefile(output, name) and os.path.isfile(name)
+        except (OSError, ValueError):  # either does not exist (yet)
+            continue
+        if same:
+            raise ParityError(f"{output}: is also an input ({name}); write the output elsewhere")
+
+
+def _relative(path: str) -> str | None:
+    """The registry file as links name it: relative to the current directory, ``/``-separated
+    (``None`` when it lies outside: an absolute path would make every link wrong)."""
+    relative = os.path.relpath(os.path.abspath(path))
+    return None if relative.startswith("..") else Path(relative).as_posix()
 
 
 def _load(
@@ -152,15 +180,17 @@ def _links(args: argparse.Namespace) -> SourceLinks | None:
 
 def cmd_html(args: argparse.Namespace) -> int:
     links = _links(args)
+    _refuse_overwriting(args.output, args.reports)
     merged = _load(args)
     stamp = max(report.timestamp for report in merged.reports)
     info = PageInfo(stamp, len(merged.reports), links)
     write_page(args.output, merged.evidence, gate_for(merged, args.gate), info)
-    _out(f"wrote {args.output}: {plural(len(merged.evidence.results), 'invariant')}")
+    _note(f"wrote {args.output}: {plural(len(merged.evidence.results), 'invariant')}")
     return EXIT_OK
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    _refuse_overwriting(args.output, [*args.base, *args.reports])
     base = _load(args, args.base, args.expect_base_reports)
     head = _load(args)
     changes = _diff(base, head)
@@ -184,6 +214,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    _refuse_overwriting(args.output, args.reports)
     merged = _load(args)
     if merged.distinct < args.expect_reports:
         print(
@@ -193,8 +224,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     evidence = merged.evidence
     write_report(args.output, evidence, gate_for(merged, args.gate))
-    _out_ran_in_none(merged)
-    _out(
+    _out_ran_in_none(merged, _note)
+    _note(
         f"wrote {args.output}: {plural(len(evidence.results), 'invariant')}, "
         f"{plural(len(evidence.records), 'tagged test')} "
         f"from {plural(len(merged.reports), 'report')}"
@@ -203,6 +234,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
+    _refuse_overwriting(args.output, args.reports)
     doc = args.update if args.update is not None else args.check
     if doc is not None and args.format != "markdown":
         option = "--update" if args.update is not None else "--check"
@@ -258,21 +290,29 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     ids = IdFormat(args.id, args.prefix)
+    _refuse_overwriting(args.output, [args.registry, *args.junit])
     registry = load_registry(Path(args.registry))
-    registry.file = Path(args.registry).as_posix()
+    registry.file = _relative(args.registry)
     runner_files = [read_junit(path) for path in args.junit]
-    result = ingest(runner_files, registry, ids=ids, suites=args.suite, flaky=args.flaky or "fail")
+    result = ingest(
+        runner_files,
+        registry,
+        ids=ids,
+        suites=args.suite,
+        flaky=args.flaky or "fail",
+        expect_documents=args.expect_documents,
+    )
     for warning in result.warnings():
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     evidence = result.evidence
     write_report(args.output, evidence, None, ingested=result.provenance())
     cases = sum(len(found.cases) for found in runner_files)
     documents = sum(found.documents for found in runner_files)
-    _out(
+    _note(
         f"wrote {args.output}: {plural(len(evidence.records), 'tagged test')} of "
         f"{plural(cases, 'test case')} in {plural(documents, 'document')} of "
         f"{plural(len(runner_files), 'file')}"
     )
     if evidence.incomplete is not None:
-        _out(_colored(Line(f"incomplete: {evidence.incomplete}", "yellow")))
+        _note(f"incomplete: {evidence.incomplete}")
     return EXIT_OK

@@ -52,12 +52,16 @@ def atomic_output(
     name = os.fspath(path)
     failure = f"{name}: cannot write{f' {what}' if what else ''}"
     try:
-        target = os.path.realpath(name)
-        info = os.stat(target) if os.path.lexists(target) else None
+        try:
+            info: os.stat_result | None = os.stat(name)  # through a symlink
+        except FileNotFoundError:  # a new file (or a dangling symlink's new target)
+            info = None
         if info is not None and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
-            with open(target, "wb") as through:
+            # opened by the name given: /dev/stdout resolves to a pipe's pseudo-path
+            with open(name, "wb") as through:
                 yield through
             return
+        target = os.path.realpath(name)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         raise ParityError(f"{failure}: {os_reason(exc)}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):

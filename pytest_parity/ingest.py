@@ -47,9 +47,11 @@ _CHILD_OUTCOMES: dict[str, Outcome] = {
 }
 #: a test case's captured output, where a reason is found when its failure gives none
 _OUTPUT = ("system-out", "system-err")
-#: within one test case, what a child element says wins over what says less: a failure
-#: over a rerun that passed, that over a skip, a skip over nothing (passed)
-_RANK = {"passed": 0, "skipped": 1, "flaky": 2, "failed": 3, "not-run": 0}
+#: within one test case, what decides its outcome: a failure, else a skip (a test that was
+#: rerun and then skipped never passed), else a rerun that passed (flaky), else passed
+_RANK = {"passed": 0, "flaky": 1, "skipped": 2, "failed": 3, "not-run": 0}
+#: libtest's panic line names the thread's OS ID, which differs from run to run
+_THREAD_ID = re.compile(r"^(thread '[^']*') \(\d+\)")
 #: expat errors that mean the document ended too soon (a test binary that crashed)
 _TRUNCATED = {
     expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
@@ -81,11 +83,14 @@ class RunnerFile:
     documents: int = 0
     #: why its last document is incomplete (a crashed test binary), else ``None``
     truncated: str | None = None
+    #: failures no named test case owns (a suite's own <error>, GoogleTest's global
+    #: environment): they may have hit any test of the document, so nothing can vouch
+    unowned: list[str] = field(default_factory=list)
 
 
 def _first_line(text: str) -> str:
     stripped = text.strip()
-    return stripped.splitlines()[0][:200] if stripped else ""
+    return _THREAD_ID.sub(r"\1", stripped.splitlines()[0][:200]) if stripped else ""
 
 
 class _Cases:
@@ -104,9 +109,20 @@ class _Cases:
         self.depth += 1
         if self.depth == 1 and name not in ("testsuites", "testsuite"):
             raise Refused(f"not JUnit XML (its root element is <{name}>)")
+        if name == "property" and attrs.get("name", "").startswith("parity."):
+            raise Refused(
+                "an evidence report, not a test runner's JUnit XML: give it to merge, check "
+                "or the other commands as it is"
+            )
+        if name == "testcase" and self.case is not None:
+            raise Refused("not JUnit XML (a <testcase> inside a <testcase>)")
         if name == "testsuite":
             self.suites.append(attrs.get("name", ""))
-        elif name == "testcase" and self.case is None:
+        elif name in ("failure", "error") and self.case is None and self.suites:
+            self.found.unowned.append(
+                f"<{name}> in suite {self.suites[-1]!r}: {_first_line(attrs.get('message', ''))}"
+            )
+        elif name == "testcase":
             self.case, self.outcome, self.reason = attrs, "passed", ""
             status = {attrs.get("status", "").lower(), attrs.get("result", "").lower()}
             if status & _NOT_RUN:
@@ -134,11 +150,14 @@ class _Cases:
             self.suites.pop()
         elif name == "testcase" and self.case is not None:
             attrs, self.case = self.case, None
-            fields: dict[str, str] = {
-                k: attrs[k] for k in ("classname", "name", "file") if k in attrs
-            }
-            if self.suites:
-                fields["suite"] = self.suites[-1]
+            if not attrs.get("name"):  # not a test: GoogleTest's global environment
+                if self.outcome == "failed":
+                    suite = self.suites[-1] if self.suites else ""
+                    self.found.unowned.append(f"a test case without a name in suite {suite!r}")
+                return
+            # a field the runner does not write for this test case is empty
+            fields = {k: attrs.get(k, "") for k in ("classname", "name", "file")}
+            fields["suite"] = self.suites[-1] if self.suites else ""
             line = attrs.get("line", "")
             number = int(line) if line.isascii() and line.isdigit() else None
             self.found.cases.append(Case(fields, self.outcome, self.reason, number))
@@ -147,8 +166,15 @@ class _Cases:
 def _document(data: bytes, found: RunnerFile) -> int | None:
     """Parse the document at the start of ``data``; where the next one starts, if any."""
     handlers = _Cases(found)
+    root_seen = False
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal root_seen
+        root_seen = True
+        handlers.start(name, attrs)
+
     parser = hardened_parser()
-    parser.StartElementHandler = handlers.start
+    parser.StartElementHandler = start
     parser.EndElementHandler = handlers.end
     parser.CharacterDataHandler = handlers.data
     number = found.documents + 1
@@ -156,19 +182,32 @@ def _document(data: bytes, found: RunnerFile) -> int | None:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
         where = f"document {number}, line {exc.lineno}, column {exc.offset}"
-        if exc.code in _NEXT_DOCUMENT and handlers.depth == 0:
+        if exc.code in _NEXT_DOCUMENT and handlers.depth == 0 and root_seen:
             found.documents = number
             return int(parser.ErrorByteIndex)
-        if exc.code in _TRUNCATED and (handlers.depth > 0 or found.documents > 0):
+        # a document cut short: inside its root element, or before it (libtest writes the
+        # XML declaration first, and nothing more when its process exits mid-run)
+        cut = handlers.depth > 0 or found.documents > 0 or exc.code in _NEXT_DOCUMENT
+        if cut and (exc.code in _TRUNCATED or exc.code in _NEXT_DOCUMENT):
+            if exc.code in _NEXT_DOCUMENT:  # the next document follows the cut one
+                found.documents = number
+                found.truncated = found.truncated or _cut_short(found.path, number)
+                return int(parser.ErrorByteIndex)
             found.documents = number
-            found.truncated = f"{found.path}: document {number} ends too soon (a test binary "
-            found.truncated += "that crashed, or a file cut short?)"
+            found.truncated = found.truncated or _cut_short(found.path, number)
             return None
         raise ParityError(
             f"{found.path}: not well-formed XML ({where}): {expat.ErrorString(exc.code)}"
         ) from None
     found.documents = number
     return None
+
+
+def _cut_short(path: str, number: int) -> str:
+    return (
+        f"{path}: document {number} ends too soon (a test binary that exited or crashed "
+        "mid-run, or a file cut short?)"
+    )
 
 
 def read_junit(path: str | os.PathLike[str]) -> RunnerFile:
@@ -219,14 +258,7 @@ class IdFormat:
         if "{" in _FIELD.sub("", self.text) or "}" in _FIELD.sub("", self.text):
             raise ParityError(f"--id: a lone brace in {self.text!r}")
 
-    def of(self, case: Case, path: str) -> str:
-        missing = [name for name in _FIELD.findall(self.text) if name not in case.fields]
-        if missing:
-            raise ParityError(
-                f"{path}: a test case ({case.fields.get('name', '?')!r}) has no "
-                f"{missing[0]!r}, which --id {self.text!r} names; this runner does not write "
-                "it: name other fields"
-            )
+    def of(self, case: Case) -> str:
         return self.prefix + self.text.format_map(case.fields)
 
 
@@ -245,12 +277,18 @@ class Ingested:
     def warnings(self) -> list[str]:
         """A file none of whose test cases is recorded: most likely the ``--id`` format or
         the globs are wrong, and it would prove nothing without a word."""
-        return [
-            f"{path}: none of its {plural(cases, 'test case')} matches a `tests` glob or "
-            f"--suite (its IDs look like {example!r}: is --id right?)"
-            for path, _, cases, recorded, example in self.files
-            if not recorded
-        ]
+        said = []
+        for path, _, cases, recorded, example in self.files:
+            if not cases:
+                said.append(f"{path}: it holds no test case")
+            elif not recorded:
+                shown = example if len(example) <= 80 else example[:77] + "..."
+                said.append(
+                    f"{path}: none of its {plural(cases, 'test case')} matches a `tests` "
+                    f"glob or --suite (its IDs look like {shown!r}: are --id and --prefix "
+                    "right?)"
+                )
+        return said
 
 
 def ingest(
@@ -261,10 +299,15 @@ def ingest(
     suites: list[tuple[str, str]],
     flaky: FlakyPolicy = "fail",
     today: dt.date | None = None,
+    expect_documents: int = 0,
 ) -> Ingested:
     """The evidence of the runner files' test cases: those a ``tests`` glob of the
     registry names, or a ``suites`` glob (``(milestone, glob)``) puts in a milestone's
-    gate suite. A test case seen twice counts as its least favourable outcome."""
+    gate suite. A test case seen twice counts as its least favourable outcome.
+
+    The evidence is incomplete (no gate passes on it) when a document was cut short, a
+    failure belongs to no named test case, or fewer documents than ``expect_documents``
+    were read (a test binary that crashed writes none)."""
     milestones = registry.milestone_ids()
     for milestone, glob in suites:
         if milestone not in milestones:
@@ -279,8 +322,10 @@ def ingest(
         recorded: list[TestRecord] = []
         example = ""
         for case in found.cases:
-            test_id = ids.of(case, found.path)
+            test_id = ids.of(case)
             example = example or test_id
+            if not test_id:  # --id names only fields this runner left empty
+                continue
             invariants = matcher.match(test_id)
             gate_suites = {m for m, regex in suite_regexes if regex.fullmatch(test_id)}
             if invariants or gate_suites:
@@ -299,6 +344,16 @@ def ingest(
         groups.append(recorded)
         stats.append((found.path, found.documents, len(found.cases), len(recorded), example))
     incomplete = next((found.truncated for found in files if found.truncated), None)
+    unowned = [(found.path, why) for found in files for why in found.unowned]
+    if incomplete is None and unowned:
+        path, why = unowned[0]
+        incomplete = f"{path}: a failure no test case owns ({why})"
+    documents = sum(found.documents for found in files)
+    if incomplete is None and documents < expect_documents:
+        incomplete = (
+            f"{plural(documents, 'JUnit document')} read, {expect_documents} expected: a test "
+            "binary that crashed writes none"
+        )
     evidence = evaluate(
         registry, merge_records(groups), flaky=flaky, today=today, incomplete=incomplete
     )

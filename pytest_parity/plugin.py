@@ -61,9 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "gate",
             "SCOPE",
             None,
-            "fail the run unless every invariant in scope is proven or waived. SCOPE is "
-            "'all', a milestone M (every milestone up to and including M), or 'none' (no "
-            "gate, also when the ini sets one). Ini: parity_gate.",
+            "fail the run unless every invariant in scope is proven or waived. SCOPE (a "
+            "value is required) is 'all', a milestone M (every milestone up to and "
+            "including M), or 'none' (no gate, also when the ini sets one). Ini: parity_gate.",
         ),
         (
             "report",

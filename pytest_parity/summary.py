@@ -203,12 +203,18 @@ def render_plan(
         left_out = len(result.tests) - len(chosen)
         globbed = sum(1 for t in chosen if inv.id in by_glob.get(t.nodeid, ()))
         where = f"{inv.id} [{inv.milestone}]"
+        # a waived invariant needs no test yet: said, so that the plan and the run agree
+        note, color = "", "red"
+        if result.status == "waived" and inv.waiver is not None:
+            note, color = f" (waived until {inv.waiver.until})", "yellow"
         if not result.tests:
             unnamed.append(inv.id)
-            line = _line(f"MISSING {where}: no collected test names it", "red")
+            line = _line(f"MISSING {where}: no collected test names it{note}", color)
         elif not chosen:
             deselected_only.append(inv.id)
-            line = _line(f"NOT-RUN {where}: only deselected tests name it ({left_out})", "red")
+            line = _line(
+                f"NOT-RUN {where}: only deselected tests name it ({left_out}){note}", color
+            )
         else:
             how = f"{len(chosen) - globbed} by marker, {globbed} by glob"
             also = f"; {left_out} deselected" if left_out else ""

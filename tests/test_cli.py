@@ -142,7 +142,7 @@ class TestCheck:
     ) -> None:
         out = tmp_path / "merged" / "out.xml"
         assert main(["merge", *shards, "-o", str(out)]) == 0
-        assert f"wrote {out}" in capsys.readouterr().out
+        assert f"wrote {out}" in capsys.readouterr().err
         loaded = read_report(out)
         assert loaded.gate == "all"
         assert [(r.nodeid, r.outcome) for r in loaded.records] == [

@@ -72,7 +72,7 @@ def junit(tmp_path: Path, text: str, name: str = "runner.xml") -> Path:
 
 def cases(found: RunnerFile) -> list[tuple[str, str, str]]:
     ids = IdFormat()
-    return [(ids.of(case, found.path), case.outcome, case.reason) for case in found.cases]
+    return [(ids.of(case), case.outcome, case.reason) for case in found.cases]
 
 
 # -- outcomes ------------------------------------------------------------------------------
@@ -96,6 +96,10 @@ def test_outcomes_of_every_kind(tmp_path: Path) -> None:
                 <rerunFailure message="1"/><failure message="for good"/></testcase>
               <testcase classname="suite" name="skip-then-fail">
                 <skipped/><failure message="x"/></testcase>
+              <testcase classname="suite" name="rerun-then-skip">
+                <flakyFailure message="1"/><skipped message="gave up"/></testcase>
+              <testcase classname="suite" name="notrun-rerun" status="notrun"><rerunFailure/>
+              </testcase>
             </testsuite></testsuites>""",
         )
     )
@@ -109,6 +113,9 @@ def test_outcomes_of_every_kind(tmp_path: Path) -> None:
         ("suite::flaky", "flaky", "once"),
         ("suite::rerun-fail", "failed", "for good"),
         ("suite::skip-then-fail", "failed", "x"),
+        # a rerun and then a skip never passed: skipped, not flaky
+        ("suite::rerun-then-skip", "skipped", "gave up"),
+        ("suite::notrun-rerun", "skipped", ""),
     ]
     assert found.documents == 1
     assert found.truncated is None
@@ -179,7 +186,7 @@ def test_ids_prefixes_and_gate_suites(
     # the registry's globs name "suite::...": with this --id and --prefix nothing matches A/B
     assert main(args) == 0
     captured = capsys.readouterr()
-    assert captured.out.startswith(f"wrote {out}: 1 tagged test of 4 test cases")
+    assert captured.err.startswith(f"wrote {out}: 1 tagged test of 4 test cases")
     report = read_report(out)
     assert [(r.nodeid, r.outcome, r.milestones) for r in report.records] == [
         ("rs/engine::parity_m2_gate", "failed", ("M2",))
@@ -212,7 +219,6 @@ def test_a_file_that_proves_nothing_is_said(
         (["--id", "{module}::{name}"], "--id: '{module}::{name}' must name some of"),
         (["--id", "static"], "must name some of"),
         (["--id", "{name}}"], "a lone brace"),
-        (["--id", "{file}::{name}"], "has no 'file', which --id '{file}::{name}' names"),
         (["--suite", "M9=*"], "'M9' is not a declared milestone"),
         (["--suite", "M1"], "expected M=GLOB"),
         (["--registry", "missing.toml"], "missing.toml"),
@@ -296,6 +302,7 @@ def test_cargo_libtest_failure_reads_its_reason_from_the_output() -> None:
     assert (test_id, outcome) == ("tests::parity_m2_a_timer_fires_once", "failed")
     assert reason.startswith("thread 'tests::parity_m2_a_timer_fires_once'")
     assert "panicked at src/lib.rs:6:41" in reason
+    assert "(" not in reason  # the thread's OS ID, different on every run, is left out
     assert len(found.cases) == 2
 
 
@@ -356,9 +363,9 @@ def test_real_cargo_and_pytest_merge_into_one_gate(
     rust = tmp_path / "rust.xml"
     args = ["ingest", str(rust_junit), "--registry", str(POLYGLOT), "-o", str(rust)]
     args += ["--prefix", "rust/", "--suite", "M1=rust/*::parity_m1_*"]
-    args += ["--suite", "M2=rust/*::parity_m2_*"]
+    args += ["--suite", "M2=rust/*::parity_m2_*", "--expect-documents", "3"]
     assert main(args) == 0
-    assert capsys.readouterr().out.startswith(f"wrote {rust}: 5 tagged tests of 6 test cases")
+    assert capsys.readouterr().err.startswith(f"wrote {rust}: 5 tagged tests of 6 test cases")
     python = tmp_path / "python.xml"
     pytest_run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
@@ -397,7 +404,7 @@ def test_real_node_test_runner(tmp_path: Path, registry: Path) -> None:
     )  # fmt: skip
     found = read_junit(out)
     ids = IdFormat("suite::{name}")
-    outcomes = {ids.of(case, found.path): case.outcome for case in found.cases}
+    outcomes = {ids.of(case): case.outcome for case in found.cases}
     assert outcomes == {"suite::a1 passes": "passed", "suite::b": "failed"}
     result = ingest([found], load_registry(registry), ids=ids, suites=[])
     assert result.evidence.results["A"].status == "proven"
@@ -427,7 +434,7 @@ def test_real_googletest(tmp_path: Path, registry: Path) -> None:
         [str(tmp_path / "t"), f"--gtest_output=xml:{out}"], capture_output=True, check=False
     )
     found = read_junit(out)
-    outcomes = {IdFormat().of(case, found.path): case.outcome for case in found.cases}
+    outcomes = {IdFormat().of(case): case.outcome for case in found.cases}
     assert outcomes == {"suite::a1": "passed", "suite::b": "failed", "suite::DISABLED_c": "skipped"}
     result = ingest([found], load_registry(registry), ids=IdFormat(), suites=[])
     assert result.evidence.results["B"].status == "failed"
@@ -445,7 +452,7 @@ def test_real_pytest_junitxml(pytester: pytest.Pytester, registry: Path) -> None
         "suite.py", "-p", "no:parity", "-p", "no:randomly", "--junitxml=j.xml"
     )
     found = read_junit(pytester.path / "j.xml")
-    outcomes = {IdFormat().of(case, found.path): case.outcome for case in found.cases}
+    outcomes = {IdFormat().of(case): case.outcome for case in found.cases}
     assert outcomes == {"suite::test_a1": "passed", "suite::test_b": "skipped"}
     registry.write_text(
         REGISTRY.replace("suite::a*", "suite::test_a*").replace("suite::b", "suite::test_b"),
@@ -454,3 +461,148 @@ def test_real_pytest_junitxml(pytester: pytest.Pytester, registry: Path) -> None
     result = ingest([found], load_registry(registry), ids=IdFormat(), suites=[])
     assert result.evidence.results["A"].status == "proven"
     assert result.evidence.results["B"].status == "not-run"  # skipped proves nothing
+
+
+# -- what a run cannot vouch for ------------------------------------------------------------
+
+DOC = '<?xml version="1.0" encoding="UTF-8"?><testsuites><testsuite name="test">'
+DOC += "{}</testsuite></testsuites>"
+
+
+def test_a_document_cut_after_its_declaration_is_incomplete(tmp_path: Path, registry: Path) -> None:
+    # libtest writes the XML declaration first: a test calling process::exit leaves only it
+    first = DOC.format('<testcase classname="suite" name="a1"/>')
+    cut = '<?xml version="1.0" encoding="UTF-8"?>'
+    last = DOC.format('<testcase classname="suite" name="b"/>')
+    found = read_junit(junit(tmp_path, f"{first}\n{cut}\n{last}\n"))
+    assert found.documents == 3
+    assert found.truncated is not None
+    assert "document 2 ends too soon" in found.truncated
+    assert [c[0] for c in cases(found)] == ["suite::a1", "suite::b"]
+    # and one cut inside its root element, with the next one right after it
+    found = read_junit(
+        junit(tmp_path, first[: -len("</testsuite></testsuites>")] + last, "mid.xml")
+    )
+    assert (found.documents, found.truncated is not None) == (2, True)
+    result = ingest([found], load_registry(registry), ids=IdFormat(), suites=[])
+    assert result.evidence.incomplete is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # GoogleTest's global environment failing: a test case without a name
+        '<testcase classname="" name=""><failure message="env teardown"/></testcase>',
+        # a suite's own error, outside every test case
+        '<error message="the fixture of the whole suite failed"/>',
+    ],
+)
+def test_a_failure_no_test_owns_makes_the_evidence_incomplete(
+    tmp_path: Path, registry: Path, body: str
+) -> None:
+    text = DOC.format('<testcase classname="suite" name="a1"/>' + body)
+    result = ingest(
+        [read_junit(junit(tmp_path, text))],
+        load_registry(registry),
+        ids=IdFormat(),
+        suites=[("M1", "*")],
+    )
+    assert result.evidence.records.keys() == {"suite::a1"}  # nothing recorded for it
+    assert result.evidence.incomplete is not None
+    assert "a failure no test case owns" in result.evidence.incomplete
+
+
+def test_an_unnamed_passing_test_case_and_an_empty_id_are_not_tests(
+    tmp_path: Path, registry: Path
+) -> None:
+    text = DOC.format('<testcase classname="" name=""/><testcase classname="" name="x"/>')
+    found = read_junit(junit(tmp_path, text))
+    result = ingest(
+        [found], load_registry(registry), ids=IdFormat("{classname}"), suites=[("M1", "*")]
+    )
+    assert result.evidence.records == {}
+    assert result.evidence.incomplete is None
+
+
+def test_fields_a_runner_does_not_write_are_empty(tmp_path: Path) -> None:
+    # node: a top-level test has no <testsuite>; GoogleTest's environment has no file
+    found = read_junit(
+        junit(tmp_path, '<testsuites><testcase classname="test" name="top"/></testsuites>')
+    )
+    assert IdFormat("{suite}::{name}").of(found.cases[0]) == "::top"
+    assert IdFormat("{file}:{name}").of(found.cases[0]) == ":top"
+
+
+def test_expect_documents(
+    tmp_path: Path, registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a test binary that crashes (abort, a signal, a timeout) writes no document at all
+    path = junit(tmp_path, DOC.format('<testcase classname="suite" name="a1"/>'))
+    out = tmp_path / "e.xml"
+    args = ["ingest", str(path), "--registry", str(registry), "-o", str(out)]
+    assert main([*args, "--expect-documents", "1"]) == 0
+    assert read_report(out).incomplete is None
+    assert main([*args, "--expect-documents", "2"]) == 0
+    assert "1 JUnit document read, 2 expected" in capsys.readouterr().err
+    assert read_report(out).incomplete is not None
+    assert main(["check", str(out), "-q"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            DOC.format('<testcase classname="a" name="b"><testcase name="c"/></testcase>'),
+            "a <testcase> inside a <testcase>",
+        ),
+        (
+            '<testsuites><testsuite><properties><property name="parity.version" value="1"/>'
+            "</properties></testsuite></testsuites>",
+            "an evidence report, not a test runner's JUnit XML",
+        ),
+    ],
+)
+def test_not_a_runners_junit(tmp_path: Path, content: str, message: str) -> None:
+    with pytest.raises(ParityError, match="not") as excinfo:
+        read_junit(junit(tmp_path, content))
+    assert message in str(excinfo.value)
+
+
+def test_an_output_never_replaces_an_input(
+    tmp_path: Path, registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = junit(tmp_path, DOC.format('<testcase classname="suite" name="a1"/>'))
+    before = (path.read_bytes(), registry.read_bytes())
+    for output in (path, registry):
+        assert main(["ingest", str(path), "--registry", str(registry), "-o", str(output)]) == 2
+        assert "is also an input" in capsys.readouterr().err
+    assert (path.read_bytes(), registry.read_bytes()) == before
+    report = tmp_path / "e.xml"
+    assert main(["ingest", str(path), "--registry", str(registry), "-o", str(report)]) == 0
+    for command in (["html", str(report)], ["merge", str(report)], ["matrix", str(report)]):
+        assert main([*command, "-o", str(report)]) == 2
+    assert main(["diff", "--base", str(report), str(report), "-o", str(report)]) == 2
+    assert read_report(report).records  # still the evidence
+
+
+def test_dev_stdout_as_the_output_when_stdout_is_a_pipe(tmp_path: Path, registry: Path) -> None:
+    path = junit(tmp_path, DOC.format('<testcase classname="suite" name="a1"/>'))
+    command = [sys.executable, "-m", "pytest_parity", "ingest", str(path)]
+    command += ["--registry", str(registry), "-o", "/dev/stdout"]
+    proc = subprocess.run(command, capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"<?xml")  # the report, and only the report
+    assert b"wrote /dev/stdout" in proc.stderr
+
+
+def test_the_registry_file_is_recorded_relative(
+    tmp_path: Path, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = junit(tmp_path, DOC.format('<testcase classname="suite" name="a1"/>'))
+    monkeypatch.chdir(tmp_path)
+    assert main(["ingest", str(path), "--registry", str(registry), "-o", "e.xml"]) == 0
+    assert read_report(tmp_path / "e.xml").registry.file == "parity.toml"
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")  # the registry is not below: no links to it
+    assert main(["ingest", str(path), "--registry", str(registry), "-o", "f.xml"]) == 0
+    assert read_report(tmp_path / "sub" / "f.xml").registry.file is None

@@ -196,7 +196,7 @@ def test_html_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     report = str(write(tmp_path, mixed_evidence()))
     out = tmp_path / "out" / "parity.html"
     assert main(["html", report, "-o", str(out), "--gate", "M1"]) == 0
-    assert capsys.readouterr().out == f"wrote {out}: 8 invariants\n"
+    assert capsys.readouterr().err == f"wrote {out}: 8 invariants\n"
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "parity gate (M1): FAILED" in page
