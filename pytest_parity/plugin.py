@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -154,7 +155,7 @@ def _relative(path: Path, root: Path) -> str:
     """``path`` as the rootdir-relative, ``/``-separated path links name it by."""
     try:
         return Path(os.path.relpath(path, root)).as_posix()
-    except ValueError:  # another drive (Windows)
+    except ValueError:  # pragma: no cover (Windows: the rootdir on another drive)
         return path.as_posix()
 
 
@@ -199,6 +200,11 @@ def _output_path(config: pytest.Config, name: str, others: dict[str, str]) -> st
         path = str(config.rootpath / path)
     if os.path.isdir(path):
         raise ParityError(f"{flag}: {path} is a directory")
+    if os.path.exists(path) and not _writable_kind(os.stat(path).st_mode):
+        raise ParityError(
+            f"{flag}: {path} is not a regular file, FIFO or character device (a socket or "
+            "block device is never replaced)"
+        )
     for other, other_path in others.items():
         if other_path and os.path.realpath(other_path) == os.path.realpath(path):
             raise ParityError(
@@ -206,6 +212,11 @@ def _output_path(config: pytest.Config, name: str, others: dict[str, str]) -> st
                 "give them different paths"
             )
     return path
+
+
+def _writable_kind(mode: int) -> bool:
+    """What an output may be: a file (replaced), a FIFO or character device (written to)."""
+    return stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 def _outputs(config: pytest.Config) -> Outputs:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import runpy
@@ -808,6 +810,11 @@ class TestAtomicWrite:
         assert sorted(p.name for p in tmp_path.iterdir()) == ["adir"]
         assert (target / "keep").read_text(encoding="utf-8") == "k"
 
+    @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+    def test_a_directory_that_cannot_be_made(self) -> None:
+        with pytest.raises(ParityError, match=r"/proc/self/parity-out/r\.xml: cannot write"):
+            atomic_write("/proc/self/parity-out/r.xml", b"data")
+
 
 # -- the program --------------------------------------------------------------------------------
 
@@ -977,6 +984,32 @@ class TestBrokenPipe:
         assert proc.returncode == 1
         assert b"Traceback" not in err
         assert b"BrokenPipeError" not in err
+
+    def test_a_short_output_into_a_pipe_already_closed(self, tmp_path: Path) -> None:
+        # the output fits stdout's buffer: the broken pipe shows only when it is flushed
+        path = write(tmp_path / "r.xml", SHARD1)
+        reader, writer = os.pipe()
+        os.close(reader)
+        buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest_parity", "check", "-q", path],
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                env=buffered,
+                check=False,
+            )
+        finally:
+            os.close(writer)
+        assert b"Traceback" not in proc.stderr
+        assert proc.returncode == 1  # the verdict (SHARD1 alone does not prove everything)
+
+    def test_any_stdout_object_is_written_to(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "r.xml", SHARD1)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["check", "-q", path]) == 1
+        assert "parity gate (all): FAILED" in out.getvalue()
 
 
 class TestEmbeddedRegistry:

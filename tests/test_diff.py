@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_parity import diff
 from pytest_parity.cli import main
 from pytest_parity.diff import MARKDOWN_LIMIT
 from pytest_parity.evidence import evaluate
@@ -384,3 +385,11 @@ def test_a_100000_test_pair(tmp_path: Path) -> None:
         "PROOF CHANGED INV-00008 [M4]: proven -> proven: no longer proven by "
         "tests/t0.py::test_8; now also proven by tests/t0.py::test_8_renamed",
     ]
+
+
+def test_a_proof_that_only_lost_tests_says_so() -> None:
+    side = diff.Side("0" * 64, None, None)
+    change = diff.Change("proof_changed", "A", "M1", "proven", "proven", lost=("t.py::x",))
+    text = diff.render_text(diff.Diff(side, side, [change]))
+    assert "no longer proven by t.py::x" in text
+    assert "now also proven" not in text

@@ -40,6 +40,15 @@ class TestOutcomeTracker:
     def test_missing_teardown_is_not_a_pass(self) -> None:
         assert fold(("setup", "passed"), ("call", "passed")) == "not-run"
 
+    def test_a_fixture_reported_used_after_its_failed_teardown_fails_the_test(self) -> None:
+        # under xdist a teardown report may come before the report that names its user
+        tracker = OutcomeTracker()
+        for when, outcome in PASS3:
+            tracker.add("t.py::a", when, outcome)
+        tracker.torn_down(["t.py:res"], clean=False)
+        tracker.used("t.py::a", ["t.py:res"])
+        assert tracker.result("t.py::a") == ("failed", "shared fixture 'res' failed in teardown")
+
     def test_unseen_test_is_not_run(self) -> None:
         tracker = OutcomeTracker()
         assert tracker.outcome("nope") == "not-run"

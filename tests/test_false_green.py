@@ -7,6 +7,9 @@ whose teardown failed, hook-made invariants, and more.
 
 from __future__ import annotations
 
+import os
+import socket
+import stat
 import sys
 
 import pytest
@@ -440,6 +443,9 @@ def test_unittest_class_and_module_teardown_errors_fail_the_tests(
             "invariants.G.waiver.until: expected a date*",
         ),
         ('Invariant("G", "M9", "g")', "invariants.G.milestone: 'M9' is not a declared milestone*"),
+        ('Invariant("H", "M1", "h")', "registry.invariants[[]'G'] holds invariant 'H'*"),
+        ('"not an invariant"', "invariants.G: expected a table*"),
+        ('Invariant("G", "M1", "g", waiver={"reason": "r"})', "invariants.G.waiver*"),
     ],
 )
 def test_hook_made_invariants_are_validated(
@@ -459,6 +465,63 @@ def test_hook_made_invariants_are_validated(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: *pytest_parity_registry_loaded*{message}"])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_hook_that_replaces_the_registry_tables_is_refused(one: pytest.Pytester) -> None:
+    one.makeconftest(
+        """
+        def pytest_parity_registry_loaded(registry):
+            registry.invariants = []
+        """
+    )
+    one.makepyfile("def test_a(): pass")
+    result = run(one)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *registry.invariants must be a dict*"])
+
+
+def test_a_bad_marker_is_one_error_when_selecting_by_keyword(one: pytest.Pytester) -> None:
+    one.makepyfile(
+        """
+        import pytest
+        @pytest.mark.parity("NOPE")
+        def test_bad(): pass
+        def test_good(): pass
+        """
+    )
+    result = run(one, "-k", "test_")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    report = result.stdout.str().split("short test summary info")[0]
+    assert report.count("unknown invariant ID 'NOPE'") == 1
+
+
+def test_a_socket_at_the_report_path_is_refused_before_any_test_runs(
+    one: pytest.Pytester,
+) -> None:
+    path = one.path / "r.xml"
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind("r.xml")  # relative: a socket's path has a short limit
+    finally:
+        server.close()  # the socket file stays
+    one.makepyfile("def test_a(): pass")
+    result = run(one, f"--parity-report={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --parity-report: *r.xml is not a regular file*"])
+    assert stat.S_ISSOCK(path.lstat().st_mode)  # left as it was
+    result.stdout.no_fnmatch_line("*passed*")  # no test ran
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/self/status"), reason="needs Linux's /proc")
+def test_an_existing_report_that_cannot_be_replaced_stops_the_run_first(
+    one: pytest.Pytester,
+) -> None:
+    # an earlier report is replaced at session start; if that fails, no test runs
+    one.makepyfile("def test_a(): pass")
+    result = run(one, "--parity-report=/proc/self/status")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: /proc/self/status: cannot write*"])
+    result.stdout.no_fnmatch_line("*passed*")
 
 
 def test_a_hook_made_string_waiver_date_is_read_like_toml(one: pytest.Pytester) -> None:

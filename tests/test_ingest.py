@@ -211,6 +211,9 @@ def test_a_file_that_proves_nothing_is_said(
     err = capsys.readouterr().err
     assert "none of its 1 test case matches a `tests` glob or --suite" in err
     assert "'x.y::a1'" in err
+    empty = junit(tmp_path, '<testsuite name="none"/>', "empty.xml")
+    assert main(["ingest", str(empty), "--registry", str(registry), "-o", str(out)]) == 0
+    assert f"{empty}: it holds no test case" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -497,3 +497,32 @@ def test_format_2_keeps_reasons_locations_and_declaration_lines(tmp_path: Path) 
     assert {r.nodeid: r for r in loaded.records}[rec.nodeid] == rec
     assert loaded.registry.invariants["P-1"].line == 12
     assert loaded.registry.invariants["P-FLAKY"].line is None
+
+
+def add_property(name: str, value: str) -> Callable[[ET.Element], None]:
+    def change(root: ET.Element) -> None:
+        properties = root.find("testsuite/properties")
+        assert properties is not None
+        ET.SubElement(properties, "property", name=name, value=value)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (add_property("parity.test", '["t.py::x", "passed", [], []]'), "both parity.tests and"),
+        (set_value("parity.invariants", "{nope"), "parity.invariants is not valid JSON"),
+        (add_property("parity.ingested", '{"file": "x"}'), "parity.ingested is not a JSON array"),
+    ],
+)
+def test_read_corrupt_provenance(
+    tmp_path: Path, change: Callable[[ET.Element], None], message: str
+) -> None:
+    assert message in read_error(mutated(tmp_path, change))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux's /proc")
+def test_a_file_that_cannot_be_read_through() -> None:
+    # opening /proc/self/mem works; reading it from offset 0 fails (EIO)
+    assert "cannot read" in read_error(Path("/proc/self/mem"))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_parity import __version__
-from pytest_parity.evidence import decide_gate
+from pytest_parity.evidence import decide_gate, evaluate
 from pytest_parity.files import atomic_output
 from pytest_parity.model import (
     Evidence,
@@ -655,3 +655,12 @@ def test_hostile_milestone_id_in_attributes(schema: xmlschema.XMLSchema) -> None
     data = build(evidence)
     schema.validate(data.decode("utf-8"))
     assert parse(data)[0].get("name") == 'parity.M"<\\x00>'
+
+
+def test_a_waiver_about_to_expire_is_noted_in_its_skipped_case() -> None:
+    reg = Registry(milestones=[Milestone("M1")])
+    reg.add(Invariant("W", "M1", "w", waiver=Waiver("ADR-9", dt.date(2025, 1, 3))))
+    evidence = evaluate(reg, {}, today=dt.date(2025, 1, 1))
+    skipped = case(parse(build(evidence)), "W").find("skipped")
+    assert skipped is not None
+    assert "note: the waiver expires on 2025-01-03 (in 2 days)" in (skipped.text or "")

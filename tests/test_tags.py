@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pytest_parity.model import Invariant, Milestone, ParityError, Registry
-from pytest_parity.tags import GlobMatcher, check_marker, stale_globs
+from pytest_parity.tags import GlobMatcher, check_marker, glob_hint, stale_globs
 
 # -- GlobMatcher -----------------------------------------------------------------------
 
@@ -175,3 +175,10 @@ def test_check_marker_refuses(
     with pytest.raises(ParityError) as info:
         check_marker(reg, args, kwargs)
     assert str(info.value).startswith(message)
+
+
+def test_no_hint_for_a_glob_with_wildcards_in_its_file_part() -> None:
+    assert glob_hint("tests/*.py::test_gone", ["tests/test_a.py::test_a"]) == ""
+    # a literal file part that is not the rootdir-relative path gets one
+    hint = glob_hint("test_a.py::test_a", ["tests/test_a.py::test_a"])
+    assert "relative to the rootdir" in hint
