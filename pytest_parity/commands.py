@@ -17,7 +17,7 @@ from . import diff
 from .evidence import decide_gate
 from .files import atomic_write
 from .ingest import IdFormat, ingest, read_junit
-from .links import SourceLinks, commit_from_env
+from .links import SourceLinks, commit_from_env, repo_path
 from .matrix import render_json, render_markdown, render_step_summary, replace_block
 from .merge import MergedEvidence, fewer_reports, gate_for, load_evidence
 from .model import ParityError, grouped, plural
@@ -114,13 +114,6 @@ def _refuse_overwriting(output: str | None, inputs: list[str]) -> None:
             continue
         if same:
             raise ParityError(f"{output}: is also an input ({name}); write the output elsewhere")
-
-
-def _relative(path: str) -> str | None:
-    """The registry file as links name it: relative to the current directory, ``/``-separated
-    (``None`` when it lies outside: an absolute path would make every link wrong)."""
-    relative = os.path.relpath(os.path.abspath(path))
-    return None if relative.startswith("..") else Path(relative).as_posix()
 
 
 def _load(
@@ -292,7 +285,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     ids = IdFormat(args.id, args.prefix)
     _refuse_overwriting(args.output, [args.registry, *args.junit])
     registry = load_registry(Path(args.registry))
-    registry.file = _relative(args.registry)
+    registry.file = repo_path(args.registry, os.curdir)
     runner_files = [read_junit(path) for path in args.junit]
     result = ingest(
         runner_files,

@@ -16,7 +16,7 @@ from .model import ParityError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["atomic_output", "atomic_write", "os_reason"]
+__all__ = ["atomic_output", "atomic_write", "os_reason", "output_kind"]
 
 
 def os_reason(exc: Exception) -> str:
@@ -29,6 +29,12 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def output_kind(mode: int) -> bool:
+    """What an output may be: a regular file (replaced), a FIFO or a character device
+    (written through). Never a directory, socket or block device."""
+    return stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 @contextlib.contextmanager
@@ -64,7 +70,7 @@ def atomic_output(
         target = os.path.realpath(name)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         raise ParityError(f"{failure}: {os_reason(exc)}") from None
-    if info is not None and not stat.S_ISREG(info.st_mode):
+    if info is not None and not output_kind(info.st_mode):
         raise ParityError(
             f"{failure}: it is not a regular file, FIFO or character device "
             "(a directory, socket or block device is never replaced)"

@@ -99,6 +99,8 @@ class _Cases:
     def __init__(self, found: RunnerFile) -> None:
         self.found = found
         self.depth = 0
+        #: its root element began (a document may be cut after its XML declaration)
+        self.started = False
         self.suites: list[str] = []
         self.case: dict[str, str] | None = None
         self.outcome: Outcome = "passed"
@@ -107,6 +109,7 @@ class _Cases:
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
+        self.started = True
         if self.depth == 1 and name not in ("testsuites", "testsuite"):
             raise Refused(f"not JUnit XML (its root element is <{name}>)")
         if name == "property" and attrs.get("name", "").startswith("parity."):
@@ -118,10 +121,10 @@ class _Cases:
             raise Refused("not JUnit XML (a <testcase> inside a <testcase>)")
         if name == "testsuite":
             self.suites.append(attrs.get("name", ""))
-        elif name in ("failure", "error") and self.case is None and self.suites:
-            self.found.unowned.append(
-                f"<{name}> in suite {self.suites[-1]!r}: {_first_line(attrs.get('message', ''))}"
-            )
+        elif name in ("failure", "error") and self.case is None:
+            suite = self.suites[-1] if self.suites else ""
+            why = _first_line(attrs.get("message", ""))
+            self.found.unowned.append(f"<{name}> in suite {suite!r}: {why}")
         elif name == "testcase":
             self.case, self.outcome, self.reason = attrs, "passed", ""
             status = {attrs.get("status", "").lower(), attrs.get("result", "").lower()}
@@ -166,15 +169,8 @@ class _Cases:
 def _document(data: bytes, found: RunnerFile) -> int | None:
     """Parse the document at the start of ``data``; where the next one starts, if any."""
     handlers = _Cases(found)
-    root_seen = False
-
-    def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal root_seen
-        root_seen = True
-        handlers.start(name, attrs)
-
     parser = hardened_parser()
-    parser.StartElementHandler = start
+    parser.StartElementHandler = handlers.start
     parser.EndElementHandler = handlers.end
     parser.CharacterDataHandler = handlers.data
     number = found.documents + 1
@@ -182,20 +178,17 @@ def _document(data: bytes, found: RunnerFile) -> int | None:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
         where = f"document {number}, line {exc.lineno}, column {exc.offset}"
-        if exc.code in _NEXT_DOCUMENT and handlers.depth == 0 and root_seen:
-            found.documents = number
+        next_document = exc.code in _NEXT_DOCUMENT
+        if next_document and handlers.depth == 0 and handlers.started:
+            found.documents = number  # this one is whole; the next starts here
             return int(parser.ErrorByteIndex)
-        # a document cut short: inside its root element, or before it (libtest writes the
-        # XML declaration first, and nothing more when its process exits mid-run)
-        cut = handlers.depth > 0 or found.documents > 0 or exc.code in _NEXT_DOCUMENT
-        if cut and (exc.code in _TRUNCATED or exc.code in _NEXT_DOCUMENT):
-            if exc.code in _NEXT_DOCUMENT:  # the next document follows the cut one
-                found.documents = number
-                found.truncated = found.truncated or _cut_short(found.path, number)
-                return int(parser.ErrorByteIndex)
+        # cut short: inside its root element, or after its XML declaration alone (libtest
+        # writes that first, and nothing more when its process exits mid-run)
+        ended_early = exc.code in _TRUNCATED and (handlers.depth > 0 or found.documents > 0)
+        if next_document or ended_early:
             found.documents = number
             found.truncated = found.truncated or _cut_short(found.path, number)
-            return None
+            return int(parser.ErrorByteIndex) if next_document else None
         raise ParityError(
             f"{found.path}: not well-formed XML ({where}): {expat.ErrorString(exc.code)}"
         ) from None

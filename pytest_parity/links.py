@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from .model import ParityError
 
-__all__ = ["PLACEHOLDERS", "SHA_VARIABLES", "SourceLinks", "commit_from_env"]
+__all__ = ["PLACEHOLDERS", "SHA_VARIABLES", "SourceLinks", "commit_from_env", "repo_path"]
 
 PLACEHOLDERS = ("sha", "path", "line")
 #: where CI systems put the commit being built: GitHub Actions, GitLab, Jenkins (git
@@ -24,6 +24,19 @@ SHA_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT", "BUILD_SOURCEVERSI
 _FIELD = re.compile(r"\{([^{}]*)\}")
 #: characters a template may not hold: they would end a Markdown link or an HTML attribute
 _UNSAFE = re.compile(r"[\s<>\"'`()\\]")
+
+
+def repo_path(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str | None:
+    """``path`` as links name it: relative to ``root`` (the rootdir, or where the command
+    runs), ``/``-separated; ``None`` outside it (``../``, another drive), where a link
+    would point at the wrong file."""
+    try:
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    except ValueError:  # pragma: no cover (Windows: another drive)
+        return None
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return None
+    return relative.replace(os.sep, "/")
 
 
 def commit_from_env() -> str | None:

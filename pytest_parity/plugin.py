@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,8 @@ import pytest
 
 from .collection import Collector, DormantGuard, FixtureWatch
 from .controller import TODAY_KEY, Controller, Outputs
-from .links import SourceLinks, commit_from_env
+from .files import output_kind
+from .links import SourceLinks, commit_from_env, repo_path
 from .model import FLAKY_POLICIES, ParityError, report_timestamp, utc_today
 from .registry import check_registry, find_registry, load_registry
 
@@ -151,17 +151,9 @@ def _dormant(config: pytest.Config) -> list[object]:
     return [DormantGuard()]
 
 
-def _relative(path: Path, root: Path) -> str:
-    """``path`` as the rootdir-relative, ``/``-separated path links name it by."""
-    try:
-        return Path(os.path.relpath(path, root)).as_posix()
-    except ValueError:  # pragma: no cover (Windows: the rootdir on another drive)
-        return path.as_posix()
-
-
 def _active(config: pytest.Config, path: Path) -> list[object]:
     registry = load_registry(path)
-    registry.file = _relative(path, config.rootpath)
+    registry.file = repo_path(path, config.rootpath)
     config.hook.pytest_parity_registry_loaded(registry=registry)
     registry = check_registry(registry)
     collector = Collector(config, registry)
@@ -200,7 +192,7 @@ def _output_path(config: pytest.Config, name: str, others: dict[str, str]) -> st
         path = str(config.rootpath / path)
     if os.path.isdir(path):
         raise ParityError(f"{flag}: {path} is a directory")
-    if os.path.exists(path) and not _writable_kind(os.stat(path).st_mode):
+    if os.path.exists(path) and not output_kind(os.stat(path).st_mode):
         raise ParityError(
             f"{flag}: {path} is not a regular file, FIFO or character device (a socket or "
             "block device is never replaced)"
@@ -212,11 +204,6 @@ def _output_path(config: pytest.Config, name: str, others: dict[str, str]) -> st
                 "give them different paths"
             )
     return path
-
-
-def _writable_kind(mode: int) -> bool:
-    """What an output may be: a file (replaced), a FIFO or character device (written to)."""
-    return stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 def _outputs(config: pytest.Config) -> Outputs:

@@ -609,3 +609,12 @@ def test_the_registry_file_is_recorded_relative(
     monkeypatch.chdir(tmp_path / "sub")  # the registry is not below: no links to it
     assert main(["ingest", str(path), "--registry", str(registry), "-o", "f.xml"]) == 0
     assert read_report(tmp_path / "sub" / "f.xml").registry.file is None
+
+
+def test_a_failure_outside_every_suite_is_owned_by_none(tmp_path: Path, registry: Path) -> None:
+    text = '<testsuites><testcase classname="suite" name="a1"/><failure message="x"/></testsuites>'
+    result = ingest(
+        [read_junit(junit(tmp_path, text))], load_registry(registry), ids=IdFormat(), suites=[]
+    )
+    assert result.evidence.incomplete is not None
+    assert "a failure no test case owns (<failure> in suite '': x)" in result.evidence.incomplete

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_parity.cli import main
 from pytest_parity.evidence import decide_gate, evaluate
-from pytest_parity.links import SourceLinks
+from pytest_parity.links import SourceLinks, repo_path
 from pytest_parity.matrix import render_markdown
 from pytest_parity.model import Invariant, Milestone, ParityError, Registry, TestRecord
 from pytest_parity.page import CSP, SCRIPT, STYLE, PageInfo, render_page
@@ -310,3 +310,16 @@ def test_registry_of_a_report_keeps_its_file(tmp_path: Path) -> None:
     out = tmp_path / "p.html"
     assert main(["html", str(write(tmp_path, evidence)), "-o", str(out)]) == 0
     assert "Declared in <code>a/parity.toml</code>" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "expected"),
+    [
+        ("/repo/tests/parity.toml", "/repo", "tests/parity.toml"),
+        ("/repo/parity.toml", "/repo", "parity.toml"),
+        ("/elsewhere/parity.toml", "/repo", None),  # a link would name the wrong file
+        ("/repo/../parity.toml", "/repo", None),
+    ],
+)
+def test_the_path_links_name_a_file_by(path: str, root: str, expected: str | None) -> None:
+    assert repo_path(path, root) == expected
